@@ -8,15 +8,29 @@ from ._documents import load_document, pointer_of
 from ._errors import ContractError
 from ._paths import contract_root, fixtures_dir, requirements_dir, schemas_dir, specs_dir
 from ._registry import SCHEMA_BASE, Contract, contract, format_checker
+from .requirements import (
+    BilingualText,
+    Catalogue,
+    Citation,
+    Requirement,
+    Source,
+    load_catalogue,
+)
 
 __all__ = [
-    "SCHEMA_BASE",
+    "BilingualText",
+    "Catalogue",
+    "Citation",
     "Contract",
     "ContractError",
+    "Requirement",
+    "SCHEMA_BASE",
+    "Source",
     "contract",
     "contract_root",
     "fixtures_dir",
     "format_checker",
+    "load_catalogue",
     "load_document",
     "pointer_of",
     "requirements_dir",

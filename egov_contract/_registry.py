@@ -28,13 +28,13 @@ def _file_for(uri: str) -> Path:
     parts = urlsplit(uri)
     if parts.scheme == "file":
         return Path(unquote(parts.path))
-    raise NoSuchResource(ref=uri)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class mypy cannot see
 
 
 def _retrieve(uri: str) -> Resource[Any]:
     path = _file_for(uri)
     if not path.is_file():
-        raise NoSuchResource(ref=uri)
+        raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class mypy cannot see
     return Resource.from_contents(load_document(path), default_specification=DRAFT202012)
 
 
@@ -69,7 +69,7 @@ class Contract:
             self.specs[path.stem] = document
             resources.append((self.spec_uri(path.stem), Resource.from_contents(
                 document, default_specification=DRAFT202012)))
-        self.registry: Registry[Any] = Registry(retrieve=_retrieve).with_resources(resources)
+        self.registry: Registry[Any] = Registry(retrieve=_retrieve).with_resources(resources)  # type: ignore[call-arg]
         self._checker = format_checker()
         self._validators: dict[str, Draft202012Validator] = {}
 

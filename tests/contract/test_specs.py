@@ -125,7 +125,8 @@ def test_specs_implement_exactly_the_operation_table(the_contract: Contract) -> 
     }
     missing = sorted(wanted - found)
     extra = sorted(found - wanted)
-    assert not missing and not extra, f"missing: {missing}\nnot in the table: {extra}"
+    assert not missing, f"in the table but in no spec: {missing}"
+    assert not extra, f"in a spec but not in the table: {extra}"
 
 
 def test_operation_ids_are_unique_across_specs(the_contract: Contract) -> None:

@@ -67,8 +67,12 @@ class Contract:
             if not isinstance(document, dict):
                 raise ContractError(path, "/", "type", "an OpenAPI document must be a mapping")
             self.specs[path.stem] = document
-            resources.append((self.spec_uri(path.stem), Resource.from_contents(
-                document, default_specification=DRAFT202012)))
+            resources.append(
+                (
+                    self.spec_uri(path.stem),
+                    Resource.from_contents(document, default_specification=DRAFT202012),
+                )
+            )
         self.registry: Registry[Any] = Registry(retrieve=_retrieve).with_resources(resources)  # type: ignore[call-arg]
         self._checker = format_checker()
         self._validators: dict[str, Draft202012Validator] = {}

@@ -1,0 +1,71 @@
+"""``egov-conformance serve``: the reference implementation on uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_serve_command(commands: Any) -> None:
+    """Register ``serve``."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference implementation",
+        description="Run the reference implementation of every interface of the contract.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument(
+        "--db",
+        default="sqlite:///egov-reference.sqlite3",
+        help="database URL: sqlite:///FILE (default, embedded) or postgresql://…",
+    )
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument(
+        "--public-url",
+        help="the base URL clients use (default http://HOST:PORT); the token issuer",
+    )
+    serve.add_argument(
+        "--trust-issuer",
+        action="append",
+        default=[],
+        metavar="ISSUER=JWKS_URL",
+        help="also accept tokens of this identity provider (repeatable)",
+    )
+    serve.add_argument("--platform-secret", help="secret shared with the payment platform")
+    serve.add_argument("--sync-url", help="national portal sync base URL (default: this server)")
+    serve.add_argument(
+        "--validate-responses",
+        action="store_true",
+        help="check every response against the contract (slower; for testing)",
+    )
+    serve.add_argument("--fault", action="append", default=[], help=argparse.SUPPRESS)
+    serve.add_argument("--log-level", default="info", help=argparse.SUPPRESS)
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(arguments: argparse.Namespace) -> int:
+    from reference_impl.server import run
+    from reference_impl.settings import Settings
+
+    trusted = []
+    for pair in arguments.trust_issuer:
+        issuer, separator, jwks_url = pair.partition("=")
+        if not separator or not jwks_url:
+            print(f"--trust-issuer wants ISSUER=JWKS_URL, got {pair!r}", file=sys.stderr)
+            return 2
+        trusted.append((issuer, jwks_url))
+    public_url = arguments.public_url or f"http://{arguments.host}:{arguments.port}"
+    options: dict[str, Any] = {
+        "db_url": arguments.db,
+        "public_url": public_url,
+        "trusted_issuers": tuple(trusted),
+        "sync_url": arguments.sync_url,
+        "validate_responses": arguments.validate_responses,
+        "faults": frozenset(arguments.fault),
+    }
+    if arguments.platform_secret:
+        options["platform_secret"] = arguments.platform_secret
+    run(Settings(**options), arguments.host, arguments.port, arguments.workers, arguments.log_level)
+    return 0

@@ -1,0 +1,218 @@
+"""Events between systems and notifications to people, written in the same transaction.
+
+An event is a CloudEvent stored in the outbox together with one delivery row per subscriber
+(and one for the national portal's sync endpoint), inside the transaction that changed the
+dossier, payment or result. A background job delivers them with retries, so an acknowledged
+change is never announced twice as different events nor lost in a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import Connection, insert, select, update
+
+from .clock import rfc3339
+from .ids import new_id
+from .tables import deliveries, notifications, outbox, subscriptions
+
+if TYPE_CHECKING:
+    from .services import Services
+
+log = logging.getLogger("reference_impl.events")
+
+EVENT_PREFIX = "vn.gov.egov."
+EVENT_TYPES = frozenset(
+    {
+        "vn.gov.egov.dossier.status-changed",
+        "vn.gov.egov.payment.completed",
+        "vn.gov.egov.result.issued",
+        "vn.gov.egov.result.cancelled",
+        "vn.gov.egov.request.answered",
+    }
+)
+MAX_ATTEMPTS = 12
+_BATCH = 50
+
+
+def emit(
+    connection: Connection, services: Services, kind: str, subject: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record the event ``vn.gov.egov.<kind>`` and queue it for every subscriber."""
+    event_type = EVENT_PREFIX + kind
+    event = {
+        "specversion": "1.0",
+        "id": new_id(),
+        "source": services.settings.public_url,
+        "type": event_type,
+        "subject": subject,
+        "time": rfc3339(services.clock.now()),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    connection.execute(insert(outbox).values(event_id=event["id"], type=event_type, doc=event))
+    for row in connection.execute(
+        select(subscriptions.c.id, subscriptions.c.doc).where(subscriptions.c.active == 1)
+    ):
+        if event_type in row.doc["types"]:
+            connection.execute(
+                insert(deliveries).values(
+                    target=row.id,
+                    event_id=event["id"],
+                    url=row.doc["callbackUrl"],
+                    method="POST",
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=0,
+                )
+            )
+    return event
+
+
+def enqueue_push(
+    connection: Connection, target: str, key: str, url: str, method: str, body: dict[str, Any]
+) -> None:
+    """Queue a request to another system (the NPSP sync), delivered like an event."""
+    connection.execute(
+        insert(deliveries).values(
+            target=target,
+            event_id=key,
+            url=url,
+            method=method,
+            body=body,
+            status="pending",
+            attempts=0,
+            next_attempt_at=0,
+        )
+    )
+
+
+def notify(
+    connection: Connection,
+    services: Services,
+    owner_key: str,
+    kind: str,
+    title: str,
+    message: str,
+    refs: dict[str, str],
+    reason: str | None = None,
+) -> None:
+    """Put an electronic notification in the owner's inbox (Decree 137/2024/ND-CP Art. 7).
+
+    Refusals, supplement requests and cancellations carry their ``reason`` (Art. 7(1)(a)).
+    """
+    document: dict[str, Any] = {
+        "id": new_id(),
+        "createdAt": rfc3339(services.clock.now()),
+        "kind": kind,
+        "title": title,
+        "message": message,
+        "channel": "portal",
+        "refs": refs,
+    }
+    if reason:
+        document["reason"] = reason
+    connection.execute(
+        insert(notifications).values(
+            id=document["id"], owner_key=owner_key, kind=kind, doc=document
+        )
+    )
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The ``Webhook-Signature`` of a body: ``sha256=`` and the hex HMAC."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Deliverer:
+    """The background job that sends queued deliveries, with exponential back-off."""
+
+    def __init__(self, services: Services, push_headers: Any = None) -> None:
+        self._services = services
+        self._client = httpx.AsyncClient(timeout=5.0)
+        self._push_headers = push_headers
+
+    async def run_once(self) -> int:
+        """Send what is due; return how many were delivered."""
+        now = int(time.time())
+        database = self._services.database
+        with database.transaction() as connection:
+            due = list(
+                connection.execute(
+                    select(deliveries)
+                    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+                    .order_by(deliveries.c.seq)
+                    .limit(_BATCH)
+                )
+            )
+        delivered = 0
+        for row in due:
+            outcome, error = await self._send(row)
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500] or None}
+            if outcome == "delivered":
+                values["status"] = "delivered"
+                delivered += 1
+            elif outcome == "rejected" or attempts >= MAX_ATTEMPTS:
+                values["status"] = "failed"
+            else:
+                values["next_attempt_at"] = now + min(2**attempts, 300)
+            with database.transaction() as connection:
+                connection.execute(
+                    update(deliveries).where(deliveries.c.seq == row.seq).values(**values)
+                )
+        return delivered
+
+    async def _send(self, row: Any) -> tuple[str, str]:
+        """Send one delivery: ``delivered``, ``retry`` later, or ``rejected`` for good.
+
+        A subscriber's webhook is retried on any failure (events.yaml). A push to another
+        system (the NPSP sync, a payment notification) that answers 4xx refused that request
+        on its merits: sending it again cannot change the answer (payment-platform.yaml).
+        """
+        headers = {"Content-Type": "application/json"}
+        if row.body is not None:
+            body = json.dumps(row.body, ensure_ascii=False).encode()
+            if self._push_headers is not None:
+                headers.update(self._push_headers())
+        else:
+            event_body, secret = self._event_body(row)
+            if event_body is None:
+                return "rejected", "the event or its subscription no longer exists"
+            body = event_body
+            headers["Content-Type"] = "application/cloudevents+json"
+            headers["Webhook-Id"] = row.event_id
+            headers["Webhook-Signature"] = signature(secret, body)
+        try:
+            response = await self._client.request(
+                row.method, row.url, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return "retry", f"{type(exc).__name__}: {exc}"
+        if 200 <= response.status_code < 300:
+            return "delivered", ""
+        if row.body is not None and 400 <= response.status_code < 500:
+            return "rejected", f"HTTP {response.status_code}: {response.text[:300]}"
+        return "retry", f"HTTP {response.status_code}"
+
+    def _event_body(self, row: Any) -> tuple[bytes | None, str]:
+        with self._services.database.transaction() as connection:
+            event = connection.execute(
+                select(outbox.c.doc).where(outbox.c.event_id == row.event_id)
+            ).scalar()
+            secret = connection.execute(
+                select(subscriptions.c.secret).where(subscriptions.c.id == row.target)
+            ).scalar()
+        if event is None or secret is None:
+            return None, ""
+        return json.dumps(event, ensure_ascii=False).encode(), secret
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self._client.aclose()

@@ -1,0 +1,47 @@
+"""The server's settings: read once, frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the reference server is configured with.
+
+    Attributes:
+        db_url: SQLAlchemy URL; ``sqlite:///path`` (the default, embedded) or ``postgresql://…``.
+        public_url: the base URL clients reach the server at; the token issuer and the links
+            the server hands out are built on it.
+        trusted_issuers: other identity providers whose tokens are accepted, as
+            ``(issuer, jwks_url)`` pairs (the conformance harness's identity simulator).
+        platform_url: base URL of the payment platform; the server's own sandbox by default.
+        platform_secret: the secret shared with the payment platform for notification hashes.
+        sync_url: where the one-stop role pushes dossiers, results and payments (NPSP sync);
+            ``None`` pushes to the server's own sync endpoints.
+        validate_responses: check every response against the spec (tests turn this on).
+        outbox_interval_seconds: how often queued events and pushes are sent; 0 sends none
+            automatically (tests then drive ``events.Deliverer.run_once`` themselves).
+        faults: names of deliberate faults to switch on (mutation testing only).
+    """
+
+    db_url: str = "sqlite:///egov-reference.sqlite3"
+    public_url: str = "http://127.0.0.1:8000"
+    trusted_issuers: tuple[tuple[str, str], ...] = ()
+    platform_url: str | None = None
+    platform_secret: str = "sandbox-payment-secret-change-me"
+    sync_url: str | None = None
+    validate_responses: bool = False
+    max_file_bytes: int = 10_000_000
+    token_lifetime_seconds: int = 3600
+    outbox_interval_seconds: float = 0.2
+    faults: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def issuer(self) -> str:
+        """The sandbox identity provider's issuer identifier."""
+        return self.public_url.rstrip("/")
+
+    def has_fault(self, name: str) -> bool:
+        """True when the deliberate fault ``name`` is switched on."""
+        return name in self.faults

@@ -1,0 +1,146 @@
+"""Request validation against the spec: parameters coerced and checked, bodies checked.
+
+Every failure becomes a `FieldError` naming where (a JSON pointer) and which rule, so a 400
+lists everything wrong with a request at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from egov_contract import pointer_of
+
+from .problems import FieldError, Problem, bad_request
+
+_MAX_ERRORS = 25
+
+
+def schema_errors(
+    validator: Draft202012Validator, instance: Any, prefix: str = ""
+) -> list[FieldError]:
+    """Every way ``instance`` breaks the schema, as field errors under ``prefix``."""
+    found = []
+    for error in validator.iter_errors(instance):
+        found.append(_field_error(error, prefix))
+        if len(found) >= _MAX_ERRORS:
+            break
+    return found
+
+
+def _field_error(error: ValidationError, prefix: str) -> FieldError:
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # "not valid under any of the given schemas" names no field; the alternative that came
+        # closest to matching does (e.g. /file/fileName inside one branch of a oneOf).
+        error = best_match(error.context)
+    pointer = prefix + pointer_of(error.absolute_path)
+    message = error.message
+    if len(message) > 300:  # messages quote the instance; keep them readable
+        message = message[:297] + "..."
+    return FieldError(pointer=pointer or "/", detail=message, rule=str(error.validator))
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """A path, query or header parameter and how to read it."""
+
+    name: str
+    location: str
+    required: bool
+    kind: str
+    validator: Draft202012Validator
+
+    def read(self, raw: str) -> Any:
+        """Coerce the raw text to the schema's type; leave it a string if it does not parse."""
+        if self.kind == "integer":
+            try:
+                return int(raw)
+            except ValueError:
+                return raw
+        if self.kind == "number":
+            try:
+                return float(raw)
+            except ValueError:
+                return raw
+        if self.kind == "boolean" and raw in ("true", "false"):
+            return raw == "true"
+        return raw
+
+
+def compile_parameter(param: dict[str, Any], validator: Draft202012Validator) -> ParameterSpec:
+    """Build a `ParameterSpec` from an OpenAPI parameter object."""
+    schema = param.get("schema", {})
+    kind = schema.get("type", "string") if isinstance(schema, dict) else "string"
+    return ParameterSpec(
+        name=param["name"],
+        location=param["in"],
+        required=bool(param.get("required", param["in"] == "path")),
+        kind=kind if isinstance(kind, str) else "string",
+        validator=validator,
+    )
+
+
+def read_parameters(
+    specs: tuple[ParameterSpec, ...],
+    path: dict[str, str],
+    query: dict[str, str],
+    headers: Any,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[FieldError]]:
+    """Read and validate every declared parameter; unknown query parameters are ignored."""
+    values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}}
+    errors: list[FieldError] = []
+    for spec in specs:
+        source = {"path": path, "query": query, "header": headers}.get(spec.location)
+        if source is None:
+            continue
+        raw = source.get(spec.name)
+        where = f"#/{spec.location}/{spec.name}"
+        if raw is None:
+            if spec.required:
+                errors.append(FieldError(where, f"{spec.name} is required.", "required"))
+            continue
+        value = spec.read(raw)
+        found = schema_errors(spec.validator, value)
+        if found:
+            errors.extend(FieldError(where, e.detail, e.rule) for e in found)
+            continue
+        values[spec.location][spec.name] = value
+    return values["path"], values["query"], values["header"], errors
+
+
+class BodyValidator:
+    """The request body's media types and their compiled schemas."""
+
+    def __init__(self, media: dict[str, Draft202012Validator]) -> None:
+        self.media = media
+
+    def parse(self, content_type: str, raw: bytes) -> tuple[str, Any]:
+        """Decode the body according to its content type, or raise a 400/415 problem."""
+        media_type = content_type.split(";")[0].strip().lower()
+        if media_type not in self.media:
+            accepted = ", ".join(sorted(self.media))
+            raise Problem(
+                415, f"Content-Type {media_type or '(none)'} is not accepted; send {accepted}."
+            )
+        if media_type == "application/x-www-form-urlencoded":
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise bad_request("The form body is not UTF-8.") from None
+            return media_type, dict(parse_qsl(text, keep_blank_values=True))
+        try:
+            return media_type, json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise bad_request(
+                f"The body is not valid JSON: {exc}.",
+                [FieldError("/", "The body is not valid JSON.", "json")],
+            ) from None
+
+    def errors(self, media_type: str, value: Any) -> list[FieldError]:
+        """Every schema violation of a decoded body."""
+        return schema_errors(self.media[media_type], value)

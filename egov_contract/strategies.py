@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import copy
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -291,6 +291,15 @@ def _follow(ref: str, resolver: Resolver[Any], stack: tuple[int, ...], where: st
     if key in stack:
         raise ContractError(where, "", "no-recursion", f"{ref!r} refers back to itself")
     return _inline(resolved.contents, resolved.resolver, (*stack, key), where)
+
+
+_VN_OFFSET = timezone(timedelta(hours=7))
+
+
+def vietnam_times() -> st.SearchStrategy[str]:
+    """RFC 3339 times with the ``+07:00`` offset every time of the contract carries."""
+    moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+    return moments.map(lambda moment: moment.replace(microsecond=0, tzinfo=_VN_OFFSET).isoformat())
 
 
 def custom_format_strategies() -> dict[str, st.SearchStrategy[str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -32,14 +32,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         services.keys.key(purpose)
     deliverer = _outbox(services)
     handlers = all_handlers()
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for operation in compile_operations(services.contract):
+        endpoint = make_endpoint(operation, handlers.get(operation.operation_id), services)
+        by_path.setdefault(operation.path, {})[operation.method] = endpoint
+    # One route per path, so that a 405 names in Allow every method the path takes.
+    # Literal paths first: /payments/notifications must not be taken for /payments/{paymentId}.
+    ordered = sorted(by_path.items(), key=lambda item: item[0].count("{"))
     routes = [
-        Route(
-            operation.path,
-            make_endpoint(operation, handlers.get(operation.operation_id), services),
-            methods=[operation.method],
-            name=operation.operation_id,
-        )
-        for operation in compile_operations(services.contract)
+        Route(path, _by_method(endpoints), methods=sorted(endpoints)) for path, endpoints in ordered
     ]
 
     @asynccontextmanager
@@ -78,6 +79,17 @@ def _outbox(services: Services) -> Deliverer:
     if services.settings.outbox_interval_seconds > 0:
         services.add_job(services.settings.outbox_interval_seconds, deliver, "outbox")
     return deliverer
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _by_method(endpoints: dict[str, Endpoint]) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await endpoints[method](request)
+
+    return endpoint
 
 
 async def _http_problem(_request: Request, exc: HTTPException) -> Response:

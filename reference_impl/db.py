@@ -61,6 +61,7 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
 
     def create_tables(self) -> None:
         """Create every table that does not exist yet."""
@@ -78,6 +79,12 @@ class Database:
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling starts transactions lazily, so a SAVEPOINT can open
+    # one and its RELEASE then commits it: work inside begin_nested() survived the rollback of
+    # the enclosing transaction. Taking BEGIN over ourselves (see _sqlite_begin) is the remedy
+    # SQLAlchemy documents for pysqlite ("Serializable isolation / Savepoints / Transactional
+    # DDL"); tests/reference/test_db.py holds it.
+    connection.isolation_level = None
     # WAL lets readers run beside a writer; synchronous=FULL makes every acknowledged commit
     # survive a crash of the process or of the machine.
     cursor = connection.cursor()
@@ -86,3 +93,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -130,7 +130,7 @@ def _authorise(operation: Operation, principal: Principal) -> None:
 
 def make_endpoint(
     operation: Operation, handler: Handler | None, services: Services
-) -> Callable[[Request], Any]:
+) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint serving ``operation`` with ``handler``."""
 
     own_errors = bool(getattr(handler, _OWN_ERRORS, False))

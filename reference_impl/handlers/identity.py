@@ -84,6 +84,9 @@ def authorize(ctx: Context) -> Reply:
     return Reply(302, headers={"Location": location, **_NO_STORE})
 
 
+_DOMAIN_RULES = frozenset({"client", "redirect-uri", "login-hint"})
+
+
 def _signed_in_subject(ctx: Context) -> tuple[oidc.Client, dict[str, Any]]:
     """The client and the subject of an authorization request, or the 400 listing every
     fault that must not be redirected."""
@@ -120,7 +123,12 @@ def _signed_in_subject(ctx: Context) -> tuple[oidc.Client, dict[str, Any]]:
                 )
             )
     if faults or client is None or claims is None:
-        raise bad_request("The authorization request cannot be redirected back.", faults)
+        detail = "The authorization request cannot be redirected back."
+        if any(fault.rule not in _DOMAIN_RULES for fault in faults):
+            raise bad_request(detail, faults)
+        # Well-formed, but naming a client, redirect URI or person the sandbox does not know:
+        # a domain refusal (docs/contract-conventions.md: 400 breaks the contract, 422 a check).
+        raise unprocessable(detail, faults)
     return client, claims
 
 

@@ -18,7 +18,7 @@ from ..platform import (
     may_collect,
     present,
 )
-from ..problems import FieldError, bad_request, not_found
+from ..problems import FieldError, not_found, unprocessable
 
 router = Router()
 
@@ -67,6 +67,7 @@ def list_platform_transactions(ctx: Context) -> Reply:
     first, last = ctx.query.get("from"), ctx.query.get("to")
     if first and last and first > last:
         detail = f"from ({first}) is after to ({last})."
-        raise bad_request(detail, [FieldError("#/query/from", detail, "date-range")])
+        # Both dates are well-formed, so the request matches the contract: a domain refusal.
+        raise unprocessable(detail, [FieldError("#/query/from", detail, "date-range")])
     with ctx.transaction() as conn:
         return Reply(body=list_transactions(conn, ctx.services, ctx.caller, ctx.query))

@@ -21,7 +21,7 @@ from ..dossier_store import load as load_dossier
 from ..idempotency import once
 from ..ids import new_id, payment_reference
 from ..pagination import page_of_rows
-from ..problems import FieldError, bad_request, conflict, forbidden, not_found, unprocessable
+from ..problems import FieldError, conflict, forbidden, not_found, unprocessable
 from ..tables import fee_obligations, payments
 
 router = Router()
@@ -202,7 +202,8 @@ def list_payments(ctx: Context) -> Reply:
     first, last = query.get("from"), query.get("to")
     if first and last and first > last:
         detail = f"from ({first}) is after to ({last})."
-        raise bad_request(detail, [FieldError("#/query/from", detail, "date-range")])
+        # Both dates are well-formed, so the request matches the contract: a domain refusal.
+        raise unprocessable(detail, [FieldError("#/query/from", detail, "date-range")])
     conditions = []
     agency = query.get("agencyCode")
     if ctx.caller.role == "officer":

@@ -181,23 +181,26 @@ def test_loopback_redirect_uri_may_use_any_port(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "pointer"),
+    ("overrides", "status", "pointer"),
     [
-        ({"client_id": "no-such-client"}, "#/query/client_id"),
-        ({"client_id": SYSTEM}, "#/query/client_id"),
-        ({"client_id": None}, "#/query/client_id"),
-        ({"redirect_uri": "https://evil.example/callback"}, "#/query/redirect_uri"),
-        ({"redirect_uri": None}, "#/query/redirect_uri"),
-        ({"login_hint": "999999999999"}, "#/query/login_hint"),
-        ({"login_hint": None}, "#/query/login_hint"),
-        ({"login_hint": "Not A Hint!"}, "#/query/login_hint"),
+        ({"client_id": "no-such-client"}, 422, "#/query/client_id"),
+        ({"client_id": SYSTEM}, 422, "#/query/client_id"),
+        ({"client_id": None}, 400, "#/query/client_id"),
+        ({"redirect_uri": "https://evil.example/callback"}, 422, "#/query/redirect_uri"),
+        ({"redirect_uri": None}, 400, "#/query/redirect_uri"),
+        ({"login_hint": "999999999999"}, 422, "#/query/login_hint"),
+        ({"login_hint": None}, 400, "#/query/login_hint"),
+        ({"login_hint": "Not A Hint!"}, 400, "#/query/login_hint"),
     ],
 )
-def test_authorize_refuses_unredirectable_requests_with_400(
-    server: Server, overrides: dict[str, str | None], pointer: str
+def test_authorize_refuses_unredirectable_requests_without_redirecting(
+    server: Server, overrides: dict[str, str | None], status: int, pointer: str
 ) -> None:
-    """Unknown client, unregistered redirect URI or unknown subject: 400, never a redirect."""
-    assert_problem(authorize(server, **overrides), 400, pointer)
+    """Missing or malformed: 400; well-formed but unknown client, redirect URI or subject: 422.
+
+    Never a redirect, since the redirect target itself is not trusted.
+    """
+    assert_problem(authorize(server, **overrides), status, pointer)
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,11 @@ from joserfc.jwk import KeySet
 from egov_contract import fixtures_dir
 
 from .conftest import Server
+from .support import assert_problem as problem
+from .support import ok
 
 APPLICANT = "079190012345"
+
 OTHER_APPLICANT = "001203012345"
 OFFICER = "canbo.h22.honghai.01"  # 000.00.01.H22
 OTHER_OFFICER = "canbo.h22.baichay.01"  # 000.00.02.H22
@@ -55,20 +58,6 @@ def certified_copy(name: str = "sample.pdf", media_type: str = "application/pdf"
             "contentBase64": base64.b64encode(document(name)).decode(),
         },
     }
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = dict(response.json())
-    if pointer is not None:
-        assert pointer in [error["pointer"] for error in body.get("errors", [])], body
-    return body
 
 
 def ask(server: Server, body: dict[str, Any], who: str = APPLICANT, **kwargs: Any) -> Any:

@@ -20,8 +20,10 @@ from reference_impl.events import Deliverer, emit
 from reference_impl.tables import deliveries
 
 from .conftest import Server, make_server
+from .support import assert_problem
 
 SYSTEM = "one-stop-h22"
+
 OTHER_SYSTEM = "subscriber-g09"
 CITIZEN = "001203012345"
 SECRET = "q8V2nR5tKx7LmW3pZc9YdF4h"
@@ -71,16 +73,6 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver([])
     yield found
     found.close()
-
-
-def assert_problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body
-    return body
 
 
 def as_system(server: Server, client_id: str = SYSTEM) -> dict[str, str]:

@@ -19,6 +19,7 @@ from reference_impl.signing import issue_jwt
 from reference_impl.tokens import access_token, subject_claims
 
 from .conftest import Server
+from .support import assert_problem
 
 CITIZEN = "001203012345"
 OTHER_CITIZEN = "079190012345"
@@ -33,16 +34,6 @@ REASON = "Thiếu bản sao giấy chứng sinh (component GCS)."
 def challenge_of(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def assert_problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body
-    return body
 
 
 def authorize(server: Server, **overrides: str | None) -> Any:
@@ -188,7 +179,9 @@ def test_loopback_redirect_uri_may_use_any_port(server: Server) -> None:
         ({"client_id": None}, 400, "#/query/client_id"),
         ({"redirect_uri": "https://evil.example/callback"}, 422, "#/query/redirect_uri"),
         ({"redirect_uri": None}, 400, "#/query/redirect_uri"),
-        ({"login_hint": "999999999999"}, 422, "#/query/login_hint"),
+        # Well-formed (a valid province code, 001) but no fixture subject.
+        ({"login_hint": "001203099999"}, 422, "#/query/login_hint"),
+        ({"login_hint": "999999999999"}, 400, "#/query/login_hint"),
         ({"login_hint": None}, 400, "#/query/login_hint"),
         ({"login_hint": "Not A Hint!"}, 400, "#/query/login_hint"),
     ],

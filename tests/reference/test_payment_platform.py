@@ -19,8 +19,11 @@ from reference_impl.clock import VN_TZ
 from reference_impl.tables import deliveries
 
 from .conftest import Server
+from .support import assert_problem as problem
+from .support import ok
 
 ONE_STOP = "one-stop-h22"  # collects for Quảng Ninh's agencies
+
 OTHER_ONE_STOP = "one-stop-h29"
 SUBSCRIBER = "subscriber-h22-stp"
 NPSP = "npsp-sandbox"
@@ -67,20 +70,6 @@ def create(
         json=body or request_body(),
         headers=auth(server, client, key),
     )
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = dict(response.json())
-    if pointer is not None:
-        assert pointer in [error["pointer"] for error in body.get("errors", [])], body
-    return body
 
 
 def confirm(server: Server, transaction_id: str, body: dict[str, Any] | None = None) -> Any:
@@ -290,6 +279,6 @@ def test_list_platform_transactions_filters_for_reconciliation(server: Server) -
         t["transactionId"] for t in ok(server.call("GET", rest, headers=auth(server)))["items"]
     ] == [second]
     wrong = "/platform/reconciliation?from=2025-03-18&to=2025-03-17"
-    problem(server.call("GET", wrong, headers=auth(server)), 400, "#/query/from")
+    problem(server.call("GET", wrong, headers=auth(server)), 422, "#/query/from")
     problem(server.call("GET", "/platform/reconciliation", headers=auth(server, SUBSCRIBER)), 403)
     problem(server.call("GET", "/platform/reconciliation", who="canbo.h22.honghai.01"), 403)

@@ -28,6 +28,8 @@ from reference_impl.signing import sign_json
 from reference_impl.tables import deliveries, dossiers, fee_obligations, outbox, payments
 
 from .conftest import Server, make_server
+from .support import assert_problem as problem
+from .support import ok
 
 APPLICANT = "079190012345"  # Trần Thị Bích Ngọc
 OTHER_APPLICANT = "001203012345"
@@ -51,11 +53,6 @@ def upload(name: str) -> dict[str, str]:
         "mediaType": media,
         "contentBase64": base64.b64encode(content).decode(),
     }
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def fee_requested(
@@ -117,15 +114,6 @@ def notification(server: Server, payment: dict[str, Any], **changes: Any) -> dic
 
 def notify(server: Server, body: dict[str, Any]) -> Any:
     return server.call("POST", "/payments/notifications", json=body)
-
-
-def problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = dict(response.json())
-    if pointer is not None:
-        assert pointer in [error["pointer"] for error in body.get("errors", [])], body
-    return body
 
 
 def state(server: Server, dossier_id: str) -> tuple[Any, ...]:
@@ -468,7 +456,7 @@ def test_list_payments_filters_for_reconciliation(server: Server) -> None:
     assert page["nextCursor"]
     problem(
         server.call("GET", "/payments?from=2025-03-18&to=2025-03-17", headers=system(server)),
-        400,
+        422,
         "#/query/from",
     )
     problem(server.call("GET", "/payments", who=APPLICANT), 403)

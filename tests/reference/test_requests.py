@@ -10,8 +10,10 @@ from sqlalchemy import select
 from reference_impl.tables import notifications, outbox
 
 from .conftest import Server
+from .support import assert_problem
 
 CITIZEN = "001203012345"
+
 OTHER_CITIZEN = "079190012345"
 ORGANISATION = "5700101059"
 AGENCY = "000.00.01.H22"
@@ -26,16 +28,6 @@ QUESTION = {
     "content": "Con tôi sinh tại nhà, không có giấy chứng sinh. Tôi cần nộp giấy tờ gì thay thế?",
     "category": "question",
 }
-
-
-def assert_problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body
-    return body
 
 
 def submit(server: Server, who: str = CITIZEN, **extra: Any) -> Any:

@@ -29,8 +29,10 @@ from reference_impl.tables import (
 from reference_impl.tables import dossiers as dossiers_table
 
 from .conftest import Server
+from .support import assert_problem
 
 CITIZEN = "001203012345"
+
 OTHER_CITIZEN = "079190012345"
 ORGANISATION = "5700101059"
 AGENCY = "000.00.01.H22"
@@ -93,17 +95,6 @@ def issue(
 
 def cancel(server: Server, code: str, who: str = OFFICER, reason: str = REASON) -> Any:
     return server.call("POST", f"/results/{code}/cancellation", who=who, json={"reason": reason})
-
-
-def assert_problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    """The response is a problem+json of ``status``, naming ``pointer`` when given."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body
-    return body
 
 
 def rows(server: Server, statement: Any) -> list[Any]:

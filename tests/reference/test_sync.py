@@ -24,8 +24,10 @@ from reference_impl.tables import deliveries
 from reference_impl.tokens import access_token, system_claims
 
 from .conftest import MONDAY_MORNING, Server
+from .support import assert_problem
 
 SYSTEM = "one-stop-h22"  # serves 000.00.00.H22 and every agency under it
+
 OTHER_SYSTEM = "one-stop-h29"
 NPSP = "npsp-sandbox"
 SUBSCRIBER = "subscriber-h22-stp"
@@ -88,16 +90,6 @@ PAYMENT = {
     "paidAt": "2025-03-19T14:07:33+07:00",
     "transactionId": "PG2503191407330001",
 }
-
-
-def assert_problem(response: Any, status: int, pointer: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if pointer is not None:
-        assert pointer in [e["pointer"] for e in body["errors"]], body
-    return body
 
 
 def as_system(server: Server, client_id: str = SYSTEM) -> dict[str, str]:

@@ -7,12 +7,14 @@ speaks this model, so a failure's evidence reaches all three report formats unch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
+from datetime import date
+from enum import StrEnum
+from typing import Any, ClassVar
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """The graded outcomes of a test and of a requirement.
 
     ``error`` is the harness's, the network's or the configuration's fault, never the target's;
@@ -63,7 +65,7 @@ class Exchange:
                 "url": self.request.url,
                 "headers": self.request.headers,
             },
-            "elapsedMs": round(self.elapsed_ms, 1),
+            "elapsedMs": max(0, round(self.elapsed_ms)),
         }
         if self.request.body is not None:
             data["request"]["body"] = self.request.body
@@ -74,8 +76,8 @@ class Exchange:
         return data
 
 
-class CheckFailed(AssertionError):
-    """A requirement is broken: what was expected, what came back, and the exchanges that show it."""
+class CheckFailed(AssertionError):  # noqa: N818  a broken requirement, not a fault of the kit
+    """A requirement is broken: what was expected, what came back, and the exchanges as evidence."""
 
     def __init__(
         self,
@@ -84,8 +86,10 @@ class CheckFailed(AssertionError):
         actual: str,
         exchanges: tuple[Exchange, ...] = (),
         message: str | None = None,
+        spec_ref: str | None = None,
     ) -> None:
         self.requirement = requirement
+        self.spec_ref = spec_ref
         self.expected = expected
         self.actual = actual
         self.exchanges = exchanges
@@ -99,17 +103,21 @@ class HarnessError(RuntimeError):
 
 @dataclass(frozen=True)
 class FailureDetail:
-    """The evidence of one failed test."""
+    """The evidence of one failed test: the requirement it broke and what shows it."""
 
+    requirement: str
     expected: str
     actual: str
     message: str
     exchanges: tuple[Exchange, ...] = ()
+    spec_ref: str | None = None
 
 
 @dataclass
 class TestOutcome:
     """One test of the suites, with the requirements it checks."""
+
+    __test__: ClassVar[bool] = False  # a data class, not a pytest test class
 
     name: str
     title: str
@@ -119,3 +127,38 @@ class TestOutcome:
     failure: FailureDetail | None = None
     reason: str | None = None
     exchanges: list[Exchange] = field(default_factory=list)
+
+
+_REQUIREMENT_ID = re.compile(r"^[A-Z]{2,5}-[0-9]{2,3}$")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An approved exemption of one requirement until a date (``waivers`` of the config).
+
+    Raises:
+        ValueError: the id is not a requirement id or the justification is too thin to read.
+    """
+
+    requirement: str
+    justification: str
+    expires: date
+    approved_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _REQUIREMENT_ID.match(self.requirement):
+            raise ValueError(
+                f"waiver requirement {self.requirement!r} is not a requirement id like 'RCV-01'"
+            )
+        if len(self.justification.strip()) < 20:
+            raise ValueError(
+                f"the waiver of {self.requirement} needs a justification of at least 20 "
+                f"characters, got {self.justification!r}"
+            )
+
+    def as_json(self) -> dict[str, str]:
+        """The report's ``waiver`` object."""
+        data = {"justification": self.justification, "expires": self.expires.isoformat()}
+        if self.approved_by:
+            data["approvedBy"] = self.approved_by
+        return data

@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ._demo import add_demo_command
+from ._run import add_run_command
 from ._serve import add_serve_command
 from ._validate import add_validate_command
 
@@ -24,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         "administrative procedures (Decree 45/2020/ND-CP, Decree 137/2024/ND-CP).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_demo_command(commands)
+    add_run_command(commands)
     add_serve_command(commands)
     add_validate_command(commands)
     return parser

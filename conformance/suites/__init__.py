@@ -1,0 +1,1 @@
+"""The conformance suites: one module per area of the requirement catalogue."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from ._demo import add_demo_command
+from ._load import add_load_command
 from ._run import add_run_command
 from ._serve import add_serve_command
 from ._validate import add_validate_command
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_demo_command(commands)
+    add_load_command(commands)
     add_run_command(commands)
     add_serve_command(commands)
     add_validate_command(commands)

@@ -41,6 +41,7 @@ def add_serve_command(commands: Any) -> None:
         help="check every response against the contract (slower; for testing)",
     )
     serve.add_argument("--fault", action="append", default=[], help=argparse.SUPPRESS)
+    serve.add_argument("--variant", action="append", default=[], help=argparse.SUPPRESS)
     serve.add_argument("--log-level", default="info", help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve)
 
@@ -64,8 +65,14 @@ def _serve(arguments: argparse.Namespace) -> int:
         "sync_url": arguments.sync_url,
         "validate_responses": arguments.validate_responses,
         "faults": frozenset(arguments.fault),
+        "variants": frozenset(arguments.variant),
     }
     if arguments.platform_secret:
         options["platform_secret"] = arguments.platform_secret
-    run(Settings(**options), arguments.host, arguments.port, arguments.workers, arguments.log_level)
+    try:
+        settings = Settings(**options)
+    except ValueError as exc:  # an unknown --fault or --variant: a usage error, not a crash
+        print(f"egov-conformance serve: {exc}", file=sys.stderr)
+        return 2
+    run(settings, arguments.host, arguments.port, arguments.workers, arguments.log_level)
     return 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from .auth import Principal
 from .clock import rfc3339
@@ -14,12 +15,13 @@ from .tables import accounts
 if TYPE_CHECKING:
     from .services import Services
 
+_FIND = select(accounts.c.doc).where(accounts.c.owner_key == bindparam("owner_key"))
+_INSERT = insert(accounts)
+
 
 def find_account(connection: Connection, principal: Principal) -> dict[str, Any] | None:
     """The caller's account, if it has one."""
-    found = connection.execute(
-        select(accounts.c.doc).where(accounts.c.owner_key == principal.owner_key)
-    ).scalar()
+    found = connection.execute(_FIND, {"owner_key": principal.owner_key}).scalar()
     return dict(found) if found else None
 
 
@@ -36,9 +38,14 @@ def ensure_account(
     if existing is not None:
         return existing, False
     now = rfc3339(services.clock.now())
+    account_type = principal.account_type
+    if account_type == "organisation" and services.settings.has_fault(
+        "register-organisation-as-individual"
+    ):
+        account_type = "individual"
     document: dict[str, Any] = {
         "id": new_id(),
-        "type": principal.account_type,
+        "type": account_type,
         "name": principal.name or principal.subject,
         "assuranceLevel": principal.acr or "vneid-level2",
         "preferredChannels": ["portal"],
@@ -51,9 +58,17 @@ def ensure_account(
         document["taxCode"] = principal.tax_code
     if principal.agency_code:
         document["agencyCode"] = principal.agency_code
-    connection.execute(
-        insert(accounts).values(id=document["id"], owner_key=principal.owner_key, doc=document)
-    )
+    try:
+        # A savepoint: the same person's first two requests may race (threads, workers).
+        with connection.begin_nested():
+            connection.execute(
+                _INSERT, {"id": document["id"], "owner_key": principal.owner_key, "doc": document}
+            )
+    except IntegrityError:  # the other request created it first: that is the account
+        raced = find_account(connection, principal)
+        if raced is None:  # pragma: no cover - a conflict on another column
+            raise
+        return raced, False
     return document, True
 
 

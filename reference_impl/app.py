@@ -14,12 +14,15 @@ from starlette.routing import Route
 from .clock import Clock
 from .dispatch import make_endpoint, problem_response
 from .events import Deliverer
+from .fault_hooks import ERROR_FAULTS, SpoiledErrors
 from .handlers import all_handlers
 from .operations import compile_operations
 from .problems import Problem
+from .routing import SegmentRoutes
 from .services import Services
 from .settings import Settings
 from .tokens import SELF_CLIENT_ID, access_token, system_claims
+from .variants import VariantLayer, shape_handlers
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> Starlette:
@@ -31,7 +34,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     for purpose in ("identity", "agency", "platform"):
         services.keys.key(purpose)
     deliverer = _outbox(services)
-    handlers = all_handlers()
+    handlers = shape_handlers(all_handlers(), services.settings)
     by_path: dict[str, dict[str, Endpoint]] = {}
     for operation in compile_operations(services.contract):
         endpoint = make_endpoint(operation, handlers.get(operation.operation_id), services)
@@ -54,11 +57,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             services.database.dispose()
 
     app = Starlette(
-        routes=routes,
+        routes=[SegmentRoutes(routes)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_problem},  # type: ignore[dict-item]
     )
     app.state.services = services
+    if services.settings.faults & ERROR_FAULTS:  # mutation testing: spoil the error answers
+        app.add_middleware(SpoiledErrors, faults=services.settings.faults)
+    if services.settings.variants:
+        app.add_middleware(VariantLayer, settings=services.settings)
     return app
 
 

@@ -152,10 +152,12 @@ def technical_check(
     component) and ``/components/<i>/...`` (a component that no longer fits).
     """
     procedure = procedure_of(services, document)
+    faults = services.settings.faults
     errors = form_errors(services, procedure["code"], document["form"])
-    errors.extend(_missing_components(procedure, document["components"]))
+    if "accept-incomplete-dossier" not in faults:
+        errors.extend(_missing_components(procedure, document["components"]))
     for index, component in enumerate(document["components"]):
         errors.extend(
             _component_errors(connection, services, procedure, owner_key, index, component)
         )
-    return errors
+    return errors[:1] if "first-reason-only" in faults else errors

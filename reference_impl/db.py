@@ -6,6 +6,8 @@ columns that queries and constraints need, so no field list is written twice.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
@@ -36,6 +39,18 @@ def seq_column() -> Column[int]:
     return Column(
         "seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
+
+
+_HELD_IDLE_SECONDS = 5.0
+"""A thread's kept connection goes back to the pool after this long unused (see `transaction`)."""
+_SCHEMA_LOCK = 0x65676F76  # "egov": the advisory lock workers take to create the tables
+
+
+class _Held(threading.local):
+    """The connection a thread keeps between its transactions."""
+
+    connection: Connection | None = None
+    used_at: float = 0.0
 
 
 def _normalise_url(url: str) -> str:
@@ -62,19 +77,74 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+        self._held = _Held()
+        self._all_held: list[Connection] = []
+        self._lock = threading.Lock()
 
     def create_tables(self) -> None:
-        """Create every table that does not exist yet."""
-        metadata.create_all(self.engine)
+        """Create every table that does not exist yet.
+
+        Worker processes start together and each creates the tables: they take turns (an
+        advisory lock on PostgreSQL, the write lock on SQLite), so none finds a table half made.
+        """
+        with self.engine.connect() as connection:
+            connection = connection.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with connection.begin():
+                if self.dialect == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK}
+                    )
+                metadata.create_all(connection)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """A transaction that commits (durably) on success and rolls back on error."""
-        with self.engine.begin() as connection:
-            yield connection
+        """A transaction that commits (durably) on success and rolls back on error.
+
+        Each thread keeps one connection between its transactions instead of checking one out
+        of the pool every time (which costs more than the statement of a simple read). A
+        transaction opened while the thread's own is still open gets a pooled connection of its
+        own, as before; a connection unused for a few seconds goes back to the pool, so an idle
+        server's next transaction is checked out (and pinged, on PostgreSQL) afresh.
+        """
+        held = self._held
+        connection = held.connection
+        if connection is not None and connection.in_transaction():
+            with self.engine.begin() as own:  # nested: never share the open transaction
+                yield own
+            return
+        if connection is not None and (
+            connection.closed
+            or connection.invalidated
+            or time.monotonic() - held.used_at > _HELD_IDLE_SECONDS
+        ):
+            self._release(connection)
+            connection = held.connection = None
+        if connection is None:
+            connection = self.engine.connect()
+            held.connection = connection
+            with self._lock:
+                self._all_held.append(connection)
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            held.used_at = time.monotonic()
+            if connection.in_transaction():  # used after its block: never leave one open
+                connection.rollback()
+
+    def _release(self, connection: Connection) -> None:
+        with self._lock:
+            if connection in self._all_held:
+                self._all_held.remove(connection)
+        connection.close()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every kept and pooled connection."""
+        with self._lock:
+            held, self._all_held = self._all_held, []
+        for connection in held:
+            connection.close()
+        self._held.connection = None
         self.engine.dispose()
 
 
@@ -96,4 +166,8 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # Straight to the driver: exec_driver_sql would take a statement's whole way through the
+    # engine for one word, on every transaction. ``sqlite_begin`` (an execution option) asks
+    # for BEGIN IMMEDIATE, which takes the write lock at once.
+    statement = connection.get_execution_options().get("sqlite_begin", "BEGIN")
+    connection.connection.driver_connection.execute(statement)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .auth import Principal
+from .fault_hooks import let_through, waives_role
 from .operations import Operation
 from .problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, bad_request, forbidden
 from .validation import read_parameters, schema_errors
@@ -120,8 +121,8 @@ def problem_response(problem: Problem) -> Response:
     )
 
 
-def _authorise(operation: Operation, principal: Principal) -> None:
-    if principal.role not in operation.roles:
+def _authorise(operation: Operation, principal: Principal, faults: frozenset[str]) -> None:
+    if principal.role not in operation.roles and not waives_role(operation, principal, faults):
         allowed = ", ".join(sorted(operation.roles))
         raise forbidden(
             f"{operation.operation_id} is for {allowed}; the token is for a {principal.role}."
@@ -163,7 +164,7 @@ async def _context(
     principal = None
     if not operation.public:
         principal = services.verifier.verify(request.headers.get("authorization"))
-        _authorise(operation, principal)
+        _authorise(operation, principal, services.settings.faults)
     path, query, headers, errors = read_parameters(
         operation.parameters,
         dict(request.path_params),
@@ -171,6 +172,8 @@ async def _context(
         request.headers,
     )
     body = await _body(request, operation, errors)
+    if errors and services.settings.faults:  # mutation testing: some violations pass
+        errors = let_through(operation.operation_id, errors, services.settings.faults)
     if errors and not own_errors:
         count = len(errors)
         raise bad_request(
@@ -195,6 +198,8 @@ async def _body(request: Request, operation: Operation, errors: list[FieldError]
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > _MAX_BODY_BYTES:
         raise Problem(413, f"The body is larger than {_MAX_BODY_BYTES} bytes.")
+    if operation.body is None and not length and "transfer-encoding" not in request.headers:
+        return None  # nothing was sent, so there is nothing to read (most GETs)
     raw = await request.body()
     if operation.body is None:
         return None

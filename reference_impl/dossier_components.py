@@ -56,11 +56,20 @@ def build(
     if "file" in given:
         upload = given["file"]
         limit = size_limit(services, requirement)
-        content, errors = check_upload(upload, f"{pointer}/file", limit, requirement["mediaTypes"])
+        content, errors = check_upload(
+            upload,
+            f"{pointer}/file",
+            limit,
+            requirement["mediaTypes"],
+            trust_declared_type=services.settings.has_fault("skip-content-sniffing"),
+        )
         if errors or content is None:
             return None, errors
         store_blob(connection, content, upload["mediaType"])
-        info = file_info(upload["fileName"], upload["mediaType"], content)
+        name = upload["fileName"]
+        if services.settings.has_fault("file-name-nfd"):
+            name = unicodedata.normalize("NFD", name)
+        info = file_info(name, upload["mediaType"], content)
         component.update(source="upload", file=info)
     else:
         at = f"{pointer}/repositoryItemId"

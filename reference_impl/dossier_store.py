@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
+from . import variants
 from .accounts import ensure_account
 from .auth import Principal
 from .clock import VN_TZ, rfc3339
 from .events import emit, enqueue_push, notify
 from .lifecycle import NOT_OVERDUE, status_code, target_of
-from .problems import not_found
 from .tables import dossier_history, dossiers
 
 if TYPE_CHECKING:
@@ -29,6 +30,31 @@ _NOTICE_KINDS = {
     "supplement-requested": "supplement-requested",
     "fee-requested": "fee-requested",
 }
+
+# Statements of the hot paths, built once: building a statement per call costs more than
+# running it. Values come as execute() parameters, so the compiled form is cached as well.
+_INSERT_DOSSIER = insert(dossiers)
+_UPDATE_DOSSIER = update(dossiers).where(dossiers.c.id == bindparam("dossier_id"))
+_INSERT_HISTORY = insert(dossier_history)
+_OWNER_OF = select(dossiers.c.owner_key).where(dossiers.c.id == bindparam("dossier_id"))
+_HISTORY_OF = (
+    select(dossier_history.c.doc)
+    .where(dossier_history.c.dossier_id == bindparam("dossier_id"))
+    .order_by(dossier_history.c.seq)
+)
+
+
+@cache
+def _load_statement(scope: str, for_update: bool) -> Select[Any]:
+    """The dossier of ``:dossier_id`` seen by an ``owner``, an ``agency`` (``:who``) or anyone."""
+    statement = select(dossiers.c.doc).where(dossiers.c.id == bindparam("dossier_id"))
+    if scope == "owner":
+        statement = statement.where(dossiers.c.owner_key == bindparam("who"))
+    elif scope == "agency":
+        statement = statement.where(dossiers.c.agency_code == bindparam("who"))
+    if for_update:
+        statement = statement.with_for_update()
+    return statement
 
 
 def fold_name(name: str) -> str:
@@ -44,15 +70,29 @@ def visible_to(principal: Principal) -> Any:
 
 
 def load(
-    connection: Connection, principal: Principal, dossier_id: str, *, for_update: bool = False
+    connection: Connection,
+    principal: Principal,
+    dossier_id: str,
+    *,
+    for_update: bool = False,
+    anyone: bool = False,
 ) -> dict[str, Any]:
-    """A dossier the caller may see (owner, or an officer of its agency), else 404."""
-    statement = select(dossiers.c.doc).where(dossiers.c.id == dossier_id, visible_to(principal))
-    if for_update:
-        statement = statement.with_for_update()
-    found = connection.execute(statement).scalar()
+    """A dossier the caller may see (owner, or an officer of its agency), else 404.
+
+    ``anyone`` skips the ownership check; only deliberate faults set it.
+    """
+    # The same condition as visible_to(), on a statement built once.
+    parameters = {"dossier_id": dossier_id}
+    if anyone:
+        scope = "anyone"
+    elif principal.role == "officer":
+        scope, parameters["who"] = "agency", principal.agency_code or ""
+    else:
+        scope, parameters["who"] = "owner", principal.owner_key
+    found = connection.execute(_load_statement(scope, for_update), parameters).scalar()
     if found is None:
-        raise not_found("dossier", dossier_id)
+        exists = select(dossiers.c.id).where(dossiers.c.id == dossier_id)
+        raise variants.hidden(connection, exists, "dossier", dossier_id)
     return dict(found)
 
 
@@ -72,16 +112,17 @@ def present(document: dict[str, Any], services: Services) -> dict[str, Any]:
 def insert_new(connection: Connection, owner_key: str, document: dict[str, Any]) -> None:
     """Store a new (draft) dossier."""
     connection.execute(
-        insert(dossiers).values(
-            id=document["id"],
-            owner_key=owner_key,
-            agency_code=document["agencyCode"],
-            code=document.get("code"),
-            status=document["status"],
-            version=document["version"],
-            name_folded=fold_name(document["applicant"]["name"]),
-            doc=document,
-        )
+        _INSERT_DOSSIER,
+        {
+            "id": document["id"],
+            "owner_key": owner_key,
+            "agency_code": document["agencyCode"],
+            "code": document.get("code"),
+            "status": document["status"],
+            "version": document["version"],
+            "name_folded": fold_name(document["applicant"]["name"]),
+            "doc": document,
+        },
     )
 
 
@@ -131,16 +172,19 @@ def save(
     code = status_code(document["status"])
     if code is not None:
         document["statusCode"] = code
+    code_column = document.get("code")
+    if services.settings.has_fault("dossier-code-per-procedure"):
+        code_column = None  # a vendor whose codes collide has no unique constraint on them
     connection.execute(
-        update(dossiers)
-        .where(dossiers.c.id == document["id"])
-        .values(
-            code=document.get("code"),
-            agency_code=document["agencyCode"],
-            status=document["status"],
-            version=document["version"],
-            doc=document,
-        )
+        _UPDATE_DOSSIER,
+        {
+            "dossier_id": document["id"],
+            "code": code_column,
+            "agency_code": document["agencyCode"],
+            "status": document["status"],
+            "version": document["version"],
+            "doc": document,
+        },
     )
     entry: dict[str, Any] = {"at": now, "action": action, "actor": actor}
     if from_status != document["status"]:
@@ -152,7 +196,7 @@ def save(
         entry["changes"] = changes
     if note:
         entry["note"] = note
-    connection.execute(insert(dossier_history).values(dossier_id=document["id"], doc=entry))
+    connection.execute(_INSERT_HISTORY, {"dossier_id": document["id"], "doc": entry})
     if from_status != document["status"] and document.get("code"):
         _announce(connection, services, document, from_status, reason, now)
     return document
@@ -176,27 +220,31 @@ def _announce(
     }
     if reason:
         data["reason"] = reason
-    if services.settings.has_fault("events-skip-status-change"):
-        return
-    emit(connection, services, "dossier.status-changed", document["code"], data)
-    owner = connection.execute(
-        select(dossiers.c.owner_key).where(dossiers.c.id == document["id"])
-    ).scalar_one()
+    if not services.settings.has_fault("events-skip-status-change"):
+        emit(connection, services, "dossier.status-changed", document["code"], data)
+    owner = connection.execute(_OWNER_OF, {"dossier_id": document["id"]}).scalar_one()
     kind = _NOTICE_KINDS.get(document["status"], "dossier-status")
+    if services.settings.has_fault("notification-without-reason"):
+        reason = None
     message = f"Hồ sơ {document['code']}: {from_status} → {document['status']}."
     if reason:
         message += f" Lý do: {reason}"
-    notify(
-        connection,
-        services,
-        owner,
-        kind,
-        f"Hồ sơ {document['code']}",
-        message,
-        {"dossierId": document["id"], "dossierCode": document["code"]},
-        reason=reason,
+    silent = document["status"] == "submitted" and services.settings.has_fault(
+        "no-submission-notification"
     )
-    push_sync(connection, services, document, at)
+    if not silent:
+        notify(
+            connection,
+            services,
+            owner,
+            kind,
+            f"Hồ sơ {document['code']}",
+            message,
+            {"dossierId": document["id"], "dossierCode": document["code"]},
+            reason=reason,
+        )
+    if not services.settings.has_fault("sync-push-missing"):
+        push_sync(connection, services, document, at)
 
 
 def push_sync(
@@ -248,9 +296,5 @@ def _sync_stamp(services: Services, version: int) -> str:
 
 def history_of(connection: Connection, dossier_id: str) -> list[dict[str, Any]]:
     """The dossier's history, oldest first."""
-    rows = connection.execute(
-        select(dossier_history.c.doc)
-        .where(dossier_history.c.dossier_id == dossier_id)
-        .order_by(dossier_history.c.seq)
-    )
+    rows = connection.execute(_HISTORY_OF, {"dossier_id": dossier_id})
     return [dict(row[0]) for row in rows]

@@ -8,6 +8,7 @@ change is never announced twice as different events nor lost in a crash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import Connection, insert, select, update
 
+from . import variants
 from .clock import rfc3339
 from .ids import new_id
 from .tables import deliveries, notifications, outbox, subscriptions
@@ -40,6 +42,14 @@ EVENT_TYPES = frozenset(
 MAX_ATTEMPTS = 12
 _BATCH = 50
 
+# Built once: every change of a dossier writes these (see dossier_store.save).
+_INSERT_EVENT = insert(outbox)
+_INSERT_DELIVERY = insert(deliveries)
+_INSERT_NOTIFICATION = insert(notifications)
+_ACTIVE_SUBSCRIPTIONS = select(subscriptions.c.id, subscriptions.c.doc).where(
+    subscriptions.c.active == 1
+)
+
 
 def emit(
     connection: Connection, services: Services, kind: str, subject: str, data: dict[str, Any]
@@ -56,21 +66,20 @@ def emit(
         "datacontenttype": "application/json",
         "data": data,
     }
-    connection.execute(insert(outbox).values(event_id=event["id"], type=event_type, doc=event))
-    for row in connection.execute(
-        select(subscriptions.c.id, subscriptions.c.doc).where(subscriptions.c.active == 1)
-    ):
+    connection.execute(_INSERT_EVENT, {"event_id": event["id"], "type": event_type, "doc": event})
+    for row in connection.execute(_ACTIVE_SUBSCRIPTIONS):
         if event_type in row.doc["types"]:
             connection.execute(
-                insert(deliveries).values(
-                    target=row.id,
-                    event_id=event["id"],
-                    url=row.doc["callbackUrl"],
-                    method="POST",
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=0,
-                )
+                _INSERT_DELIVERY,
+                {
+                    "target": row.id,
+                    "event_id": event["id"],
+                    "url": row.doc["callbackUrl"],
+                    "method": "POST",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": variants.first_attempt_at(),
+                },
             )
     return event
 
@@ -80,16 +89,17 @@ def enqueue_push(
 ) -> None:
     """Queue a request to another system (the NPSP sync), delivered like an event."""
     connection.execute(
-        insert(deliveries).values(
-            target=target,
-            event_id=key,
-            url=url,
-            method=method,
-            body=body,
-            status="pending",
-            attempts=0,
-            next_attempt_at=0,
-        )
+        _INSERT_DELIVERY,
+        {
+            "target": target,
+            "event_id": key,
+            "url": url,
+            "method": method,
+            "body": body,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": variants.first_attempt_at(),
+        },
     )
 
 
@@ -119,9 +129,8 @@ def notify(
     if reason:
         document["reason"] = reason
     connection.execute(
-        insert(notifications).values(
-            id=document["id"], owner_key=owner_key, kind=kind, doc=document
-        )
+        _INSERT_NOTIFICATION,
+        {"id": document["id"], "owner_key": owner_key, "kind": kind, "doc": document},
     )
 
 
@@ -189,6 +198,8 @@ class Deliverer:
             headers["Content-Type"] = "application/cloudevents+json"
             headers["Webhook-Id"] = row.event_id
             headers["Webhook-Signature"] = signature(secret, body)
+            if self._services.settings.has_fault("webhook-unkeyed-signature"):
+                headers["Webhook-Signature"] = "sha256=" + hashlib.sha256(body).hexdigest()
         try:
             response = await self._client.request(
                 row.method, row.url, content=body, headers=headers
@@ -196,6 +207,10 @@ class Deliverer:
         except httpx.HTTPError as exc:
             return "retry", f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
+            if row.body is None and self._services.settings.has_variant("async-delivery"):
+                # At least once means maybe twice: the subscriber must de-duplicate by id.
+                with contextlib.suppress(httpx.HTTPError):
+                    await self._client.request(row.method, row.url, content=body, headers=headers)
             return "delivered", ""
         if row.body is not None and 400 <= response.status_code < 500:
             return "rejected", f"HTTP {response.status_code}: {response.text[:300]}"
@@ -211,6 +226,8 @@ class Deliverer:
             ).scalar()
         if event is None or secret is None:
             return None, ""
+        if self._services.settings.has_fault("redelivery-new-event-id"):
+            event = {**event, "id": new_id()}
         return json.dumps(event, ensure_ascii=False).encode(), secret
 
     async def close(self) -> None:

@@ -126,8 +126,10 @@ def receive_notification(
     or transaction differ from the payment, 409 for an outcome contradicting the one applied;
     a notification already applied answers ``duplicate``. Every refusal changes nothing.
     """
+    faults = services.settings.faults
     expected = platform.secure_hash(services.settings.platform_secret, notification)
-    if not hmac.compare_digest(expected, notification["secureHash"]):
+    forged = not hmac.compare_digest(expected, notification["secureHash"])
+    if forged and "payment-bad-hash-accepted" not in faults:
         raise Problem(
             401,
             "secureHash is not the HMAC-SHA256 of reference|transactionId|amount|currency|"
@@ -147,13 +149,15 @@ def receive_notification(
             payment_notifications.c.notification_id == notification["notificationId"]
         )
     ).scalar()
-    if seen == _fingerprint(notification):
+    replayed = "payment-replay-applied-twice" in faults
+    if seen == _fingerprint(notification) and not replayed:
         return {"status": "duplicate", "paymentId": payment["id"]}
-    _check_matches(payment, notification)
+    if "payment-wrong-amount-accepted" not in faults:
+        _check_matches(payment, notification)
     outcome = notification["status"]
-    if payment["status"] == outcome:
+    if payment["status"] == outcome and not replayed:
         return {"status": "duplicate", "paymentId": payment["id"]}
-    if payment["status"] in ("succeeded", "failed"):
+    if payment["status"] in ("succeeded", "failed") and payment["status"] != outcome:
         raise conflict(
             f"Payment {payment['reference']} is already {payment['status']}; a {outcome} "
             "outcome contradicts it and was not applied.",
@@ -225,7 +229,8 @@ def _apply_success(
         if obligation["dossierId"] not in dossier_ids:
             dossier_ids.append(obligation["dossierId"])
     for dossier_id in dossier_ids:
-        _resume_dossier(connection, services, dossier_id)
+        if not services.settings.has_fault("dossier-not-resumed-after-payment"):
+            _resume_dossier(connection, services, dossier_id)
     for dossier_code, amount in _amounts_by_dossier(payment).items():
         data = {
             "paymentId": payment["id"],
@@ -312,10 +317,13 @@ def _push_sync(
         "transactionId": payment["transactionId"],
     }
     base = (services.settings.sync_url or services.settings.public_url).rstrip("/")
+    key = f"payment:{payment['reference']}"
+    if services.settings.has_fault("payment-replay-applied-twice"):
+        key += f":{new_id()}"  # every application is pushed again
     enqueue_push(
         connection,
         "npsp-sync",
-        f"payment:{payment['reference']}",
+        key,
         f"{base}/sync/payments",
         "POST",
         body,

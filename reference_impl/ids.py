@@ -7,16 +7,32 @@ import string
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from . import variants
 from .tables import dossier_sequences
 
 _VERIFICATION_ALPHABET = string.ascii_uppercase + string.digits
 
+# The counter statements, built once (every submission runs them).
+_COUNTER = (dossier_sequences.c.agency_code == bindparam("b_agency")) & (
+    dossier_sequences.c.day == bindparam("b_day")
+)
+_BUMP = (
+    update(dossier_sequences)
+    .where(_COUNTER)
+    .values(last=dossier_sequences.c.last + bindparam("b_step"))
+)
+_BUMP_RETURNING = _BUMP.returning(dossier_sequences.c.last)
+_LAST = select(dossier_sequences.c.last).where(_COUNTER)
+_CREATE = insert(dossier_sequences)
+
 
 def new_id() -> str:
     """A random opaque identifier."""
+    if variants.on("ulid-ids"):
+        return variants.ulid()
     return str(uuid.uuid4())
 
 
@@ -39,19 +55,22 @@ def next_dossier_code(connection: Connection, agency_code: str, received: dateti
     gives its number back.
     """
     day = f"{received:%y%m%d}"
-    key = (dossier_sequences.c.agency_code == agency_code) & (dossier_sequences.c.day == day)
+    key = {"b_agency": agency_code, "b_day": day}
+    bump = {**key, "b_step": variants.sequence_step()}
     for _ in range(5):
-        bumped = connection.execute(
-            update(dossier_sequences).where(key).values(last=dossier_sequences.c.last + 1)
-        )
-        if bumped.rowcount:
-            number = connection.execute(select(dossier_sequences.c.last).where(key)).scalar_one()
+        # UPDATE … RETURNING bumps and reads in one statement (PostgreSQL, SQLite >= 3.35).
+        found: int | None
+        if connection.dialect.update_returning:
+            found = connection.execute(_BUMP_RETURNING, bump).scalar()
+        else:
+            bumped = connection.execute(_BUMP, bump)
+            found = connection.execute(_LAST, key).scalar_one() if bumped.rowcount else None
+        if found is not None:
+            number = found
             break
         try:
             with connection.begin_nested():
-                connection.execute(
-                    insert(dossier_sequences).values(agency_code=agency_code, day=day, last=1)
-                )
+                connection.execute(_CREATE, {"agency_code": agency_code, "day": day, "last": 1})
             number = 1
             break
         except IntegrityError:  # another transaction created the row first: bump it instead

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Row, Table, select
 from sqlalchemy.sql import ColumnElement
 
+from . import variants
 from .problems import FieldError, Problem
 
 T = TypeVar("T")
@@ -18,6 +19,8 @@ DEFAULT_LIMIT = 20
 
 def encode_cursor(position: int) -> str:
     """An opaque cursor that resumes after ``position``."""
+    if variants.on("opaque-cursors"):
+        return variants.seal_cursor(position)
     raw = json.dumps({"after": position}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -31,13 +34,18 @@ def decode_cursor(cursor: str | None, parameter: str = "cursor") -> int:
     """
     if not cursor:
         return 0
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)["after"]
-        if isinstance(position, int) and position >= 0:
-            return position
-    except (ValueError, KeyError, TypeError):
-        pass
+    if variants.on("opaque-cursors"):
+        sealed = variants.open_cursor(cursor)
+        if sealed is not None:
+            return sealed
+    else:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            position = json.loads(raw)["after"]
+            if isinstance(position, int) and position >= 0:
+                return position
+        except (ValueError, KeyError, TypeError):
+            pass
     raise Problem(
         404,
         "No page starts at this cursor: it is not one this server issued.",
@@ -62,6 +70,8 @@ def page_of_rows(
     query: dict[str, Any],
 ) -> tuple[list[Row[Any]], str | None]:
     """One page of rows in insertion order, and the cursor of the next page."""
+    if variants.on("reverse-order"):  # the operations served from here fix no order
+        return page_of_rows_newest_first(connection, table, conditions, query)
     limit = int(query.get("limit", DEFAULT_LIMIT))
     after = decode_cursor(query.get("cursor"))
     statement = (

@@ -25,6 +25,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import Connection, Row, insert, select, update
 
+from . import variants
 from .auth import Principal
 from .clock import rfc3339
 from .events import enqueue_push
@@ -266,6 +267,7 @@ def secure_hash(secret: str, notification: dict[str, Any]) -> str:
 
 def notification_of(services: Services, document: dict[str, Any]) -> dict[str, Any]:
     """The signed notification of a transaction's outcome; every delivery is the same."""
+    secret = services.settings.platform_secret
     body: dict[str, Any] = {
         "notificationId": f"ntf-{document['transactionId']}",
         "reference": document["reference"],
@@ -275,7 +277,10 @@ def notification_of(services: Services, document: dict[str, Any]) -> dict[str, A
         "status": document["status"],
         "paidAt": document["paidAt"],
     }
-    body["secureHash"] = secure_hash(services.settings.platform_secret, body)
+    body["secureHash"] = secure_hash(secret, body)
+    if services.settings.has_fault("platform-plain-sha256-hash"):  # PayGov's own construction
+        fields = "|".join(str(body[name]) for name in _HASHED_FIELDS)
+        body["secureHash"] = hashlib.sha256(f"{fields}|{secret}".encode()).hexdigest()
     return body
 
 
@@ -300,15 +305,18 @@ def confirm(
         if outcome.get(name):
             document[name] = outcome[name]
     if document["status"] == "succeeded":
+        # The fault signs with a key the platform's JWKS does not publish.
+        wrong_key = services.settings.has_fault("platform-receipt-wrong-key")
+        purpose = "agency" if wrong_key else SIGNING_PURPOSE
         document["receipt"] = sign_json(
-            services.keys, SIGNING_PURPOSE, receipt_claims(document), typ=RECEIPT_TYPE
+            services.keys, purpose, receipt_claims(document), typ=RECEIPT_TYPE
         )
     _store(connection, document)
     notification = notification_of(services, document)
     enqueue_push(
         connection, NOTIFY_TARGET, _notify_key(transaction_id), row.notify_url, "POST", notification
     )
-    if _is_this_server(services, row.notify_url):
+    if _is_this_server(services, row.notify_url) and not variants.on("async-delivery"):
         document["notification"] = _deliver_in_process(connection, services, notification, now)
         _store(connection, document)
     return document

@@ -13,11 +13,11 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from . import variants
 from .accounts import ensure_account
 from .auth import Principal
 from .clock import rfc3339
 from .ids import new_id
-from .problems import not_found
 from .tables import repository_items
 
 if TYPE_CHECKING:
@@ -134,13 +134,18 @@ def ensure_owner_identity(
     )
 
 
-def load_item(connection: Connection, owner_key: str, item_id: str) -> dict[str, Any]:
-    """An item of ``owner_key``'s Repository; anyone else's is 404, hiding that it exists."""
-    found = connection.execute(
-        select(repository_items.c.doc).where(
-            repository_items.c.id == item_id, repository_items.c.owner_key == owner_key
-        )
-    ).scalar()
+def load_item(
+    connection: Connection, owner_key: str, item_id: str, *, anyone: bool = False
+) -> dict[str, Any]:
+    """An item of ``owner_key``'s Repository; anyone else's is 404, hiding that it exists.
+
+    ``anyone`` skips the ownership check; only a deliberate fault sets it.
+    """
+    statement = select(repository_items.c.doc).where(repository_items.c.id == item_id)
+    if not anyone:
+        statement = statement.where(repository_items.c.owner_key == owner_key)
+    found = connection.execute(statement).scalar()
     if found is None:
-        raise not_found("repository item", item_id)
+        exists = select(repository_items.c.id).where(repository_items.c.id == item_id)
+        raise variants.hidden(connection, exists, "repository item", item_id)
     return dict(found)

@@ -16,7 +16,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from sqlalchemy import Connection, func, insert, select, update
 
-from . import ids, printout, repository_domain
+from . import ids, printout, repository_domain, variants
 from .auth import Principal
 from .clock import rfc3339
 from .events import emit, enqueue_push, notify
@@ -48,11 +48,12 @@ def _owner_of(connection: Connection, dossier: dict[str, Any]) -> str:
     return str(owner)
 
 
-def _next_code(connection: Connection, dossier: dict[str, Any]) -> str:
-    issued = connection.execute(
-        select(func.count()).select_from(results).where(results.c.dossier_id == dossier["id"])
-    ).scalar_one()
-    return f"{dossier['code']}-KQ{issued + 1}"
+def _next_code(services: Services, connection: Connection, dossier: dict[str, Any]) -> str:
+    counted = results.c.dossier_id == dossier["id"]
+    if services.settings.has_fault("result-number-per-agency"):
+        counted = results.c.agency_code == dossier["agencyCode"]
+    issued = connection.execute(select(func.count()).select_from(results).where(counted))
+    return f"{dossier['code']}-KQ{issued.scalar_one() + 1}"
 
 
 def _unused_verification_code(connection: Connection) -> str:
@@ -121,7 +122,7 @@ def issue_result(
     Returns:
         The result, as ``getResult`` shows it.
     """
-    code = _next_code(connection, dossier)
+    code = _next_code(services, connection, dossier)
     issued_at = rfc3339(services.clock.now())
     if document is None:
         document = _document(services, dossier, code, title, summary, issued_at)
@@ -145,8 +146,13 @@ def issue_result(
     if summary:
         result["summary"] = summary
     result["verificationUrl"] = verification_path(result["verificationCode"])
+    # The fault signs with the platform key, which the results JWKS does not publish.
+    unpublished = services.settings.has_fault("result-signed-unpublished-key")
     result["signature"] = sign_json(
-        services.keys, SIGNING_PURPOSE, signature_payload(result), typ=SIGNATURE_TYPE
+        services.keys,
+        "platform" if unpublished else SIGNING_PURPOSE,
+        signature_payload(result),
+        typ=SIGNATURE_TYPE,
     )
     owner_key = _owner_of(connection, dossier)
     connection.execute(
@@ -160,7 +166,8 @@ def issue_result(
             doc=result,
         )
     )
-    _store_in_repository(connection, services, owner_key, result)
+    if not services.settings.has_fault("repository-lacks-result"):
+        _store_in_repository(connection, services, owner_key, result)
     _announce_issue(connection, services, owner_key, result)
     return result
 
@@ -201,16 +208,17 @@ def _announce_issue(
             "verificationCode": result["verificationCode"],
         },
     )
-    notify(
-        connection,
-        services,
-        owner_key,
-        "result-issued",
-        f"Kết quả {result['code']}",
-        f"Đã có kết quả giải quyết hồ sơ {result['dossierCode']}: {result['title']}. "
-        f"Mã xác thực: {result['verificationCode']}.",
-        {"resultCode": result["code"], "dossierId": result["dossierId"]},
-    )
+    if not services.settings.has_fault("no-result-notification"):
+        notify(
+            connection,
+            services,
+            owner_key,
+            "result-issued",
+            f"Kết quả {result['code']}",
+            f"Đã có kết quả giải quyết hồ sơ {result['dossierCode']}: {result['title']}. "
+            f"Mã xác thực: {result['verificationCode']}.",
+            {"resultCode": result["code"], "dossierId": result["dossierId"]},
+        )
     _push_sync(connection, services, result, "valid")
 
 
@@ -255,7 +263,8 @@ def load(
         statement = statement.with_for_update()
     found = connection.execute(statement).scalar()
     if found is None:
-        raise not_found("result", code)
+        exists = select(results.c.code).where(results.c.code == code)
+        raise variants.hidden(connection, exists, "result", code)
     return dict(found)
 
 
@@ -281,9 +290,10 @@ def cancel_result(
     owner_key = connection.execute(
         select(results.c.owner_key).where(results.c.code == code)
     ).scalar_one()
-    repository_domain.mark_cancelled(
-        connection, services, owner_key, REPOSITORY_KIND, code, at, reason=reason
-    )
+    if not services.settings.has_fault("repository-not-marked-cancelled"):
+        repository_domain.mark_cancelled(
+            connection, services, owner_key, REPOSITORY_KIND, code, at, reason=reason
+        )
     _announce_cancellation(connection, services, owner_key, result)
     return result
 
@@ -291,19 +301,20 @@ def cancel_result(
 def _announce_cancellation(
     connection: Connection, services: Services, owner_key: str, result: dict[str, Any]
 ) -> None:
-    emit(
-        connection,
-        services,
-        "result.cancelled",
-        result["code"],
-        {
-            "resultCode": result["code"],
-            "dossierCode": result["dossierCode"],
-            "agencyCode": result["agencyCode"],
-            "cancelledAt": result["cancelledAt"],
-            "reason": result["cancellationReason"],
-        },
-    )
+    if not services.settings.has_fault("skip-result-cancelled-event"):
+        emit(
+            connection,
+            services,
+            "result.cancelled",
+            result["code"],
+            {
+                "resultCode": result["code"],
+                "dossierCode": result["dossierCode"],
+                "agencyCode": result["agencyCode"],
+                "cancelledAt": result["cancelledAt"],
+                "reason": result["cancellationReason"],
+            },
+        )
     notify(
         connection,
         services,
@@ -352,11 +363,14 @@ def verification(
     result = dict(found)
     # A record altered after signing must not be vouched for, whatever its status says.
     intact = signature_holds(services, result) and document_holds(connection, result)
+    # The fault answers from the record as issued, which never learns of a cancellation.
+    status = "valid" if services.settings.has_fault("verification-valid-after-cancel") else None
+    status = status or result["status"]
     answer: dict[str, Any] = {
         "verificationCode": verification_code,
         "resultCode": result["code"],
-        "valid": intact and result["status"] == "valid",
-        "status": result["status"],
+        "valid": intact and status == "valid",
+        "status": status,
         "integrity": "intact" if intact else "broken",
         "issuedAt": result["issuedAt"],
         "agencyCode": result["agencyCode"],
@@ -364,6 +378,6 @@ def verification(
         "documentSha256": result["document"]["sha256"],
         "checkedAt": rfc3339(services.clock.now()),
     }
-    if result["status"] == "cancelled":
+    if status == "cancelled":
         answer["cancelledAt"] = result["cancelledAt"]
     return answer

@@ -19,6 +19,7 @@ def settings_to_env(settings: Settings) -> str:
     """Serialise settings for worker processes (they re-create the app from the environment)."""
     data = dataclasses.asdict(settings)
     data["faults"] = sorted(settings.faults)
+    data["variants"] = sorted(settings.variants)
     return json.dumps(data)
 
 
@@ -26,6 +27,7 @@ def settings_from_env() -> Settings:
     """The settings a parent process put in the environment."""
     data = json.loads(os.environ[_SETTINGS_ENV])
     data["faults"] = frozenset(data["faults"])
+    data["variants"] = frozenset(data.get("variants", ()))
     data["trusted_issuers"] = tuple(tuple(pair) for pair in data["trusted_issuers"])
     return Settings(**data)
 

@@ -10,6 +10,7 @@ from .auth import TokenVerifier
 from .background import Background, Job
 from .clock import Clock, SystemClock
 from .db import Database
+from .fault_hooks import TOKEN_FAULTS, LaxTokenVerifier
 from .fixtures_data import Fixtures, load_fixtures
 from .keys import KeyRing
 from .settings import Settings
@@ -35,6 +36,10 @@ class Services:
         database = Database(settings.db_url)
         keys = KeyRing(database)
         verifier = TokenVerifier(settings.issuer, keys, clock, settings.trusted_issuers)
+        if settings.faults & TOKEN_FAULTS:  # mutation testing: a verifier that lets bad tokens in
+            verifier = LaxTokenVerifier(
+                settings.issuer, keys, clock, settings.trusted_issuers, faults=settings.faults
+            )
         return cls(
             settings=settings,
             clock=clock,

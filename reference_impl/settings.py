@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .faults import check_names
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,7 +24,12 @@ class Settings:
         validate_responses: check every response against the spec (tests turn this on).
         outbox_interval_seconds: how often queued events and pushes are sent; 0 sends none
             automatically (tests then drive ``events.Deliverer.run_once`` themselves).
-        faults: names of deliberate faults to switch on (mutation testing only).
+        faults: names of deliberate faults to switch on (mutation testing only; see
+            `faults.FAULTS`).
+        variants: names of valid variants to switch on (see `faults.VARIANTS`).
+
+    Raises:
+        ValueError: a fault or variant name is unknown; the message lists the valid ones.
     """
 
     db_url: str = "sqlite:///egov-reference.sqlite3"
@@ -36,6 +43,13 @@ class Settings:
     token_lifetime_seconds: int = 3600
     outbox_interval_seconds: float = 0.2
     faults: frozenset[str] = field(default_factory=frozenset)
+    variants: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        # A list from a command line or JSON is as good as a set; a typo is not.
+        object.__setattr__(self, "faults", frozenset(self.faults))
+        object.__setattr__(self, "variants", frozenset(self.variants))
+        check_names(self.faults, self.variants)
 
     @property
     def issuer(self) -> str:
@@ -45,3 +59,7 @@ class Settings:
     def has_fault(self, name: str) -> bool:
         """True when the deliberate fault ``name`` is switched on."""
         return name in self.faults
+
+    def has_variant(self, name: str) -> bool:
+        """True when the valid variant ``name`` is switched on."""
+        return name in self.variants

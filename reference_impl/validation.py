@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from jsonschema import Draft202012Validator
@@ -31,6 +31,29 @@ def schema_errors(
         if len(found) >= _MAX_ERRORS:
             break
     return found
+
+
+def dereferenced(validator: Draft202012Validator) -> Draft202012Validator:
+    """The same validator with the ``$ref`` chain at its root followed once, when compiled.
+
+    A validator built for ``{"$ref": uri}`` looks the reference up again on every validation
+    (a parameter's schema is often two such hops from its definition). Following the chain
+    here leaves only the target schema's own keywords to check per request; references nested
+    inside it still resolve, against the resource they live in. Errors are the same, since a
+    pure ``$ref`` adds no keyword of its own.
+    """
+    schema: Any = validator.schema
+    # jsonschema keeps the `referencing` resolver private; evolve() takes it back by that name.
+    resolver: Any = validator._resolver  # type: ignore[attr-defined]
+    for _ in range(32):  # a cycle of bare references is a broken contract; stop following
+        reference = schema.get("$ref") if isinstance(schema, dict) and len(schema) == 1 else None
+        if not isinstance(reference, str):
+            break
+        resolved = resolver.lookup(reference)
+        schema, resolver = resolved.contents, resolved.resolver
+    if schema is validator.schema:
+        return validator
+    return cast(Draft202012Validator, validator.evolve(schema=schema, _resolver=resolver))
 
 
 def _field_error(error: ValidationError, prefix: str) -> FieldError:
@@ -81,7 +104,7 @@ def compile_parameter(param: dict[str, Any], validator: Draft202012Validator) ->
         location=param["in"],
         required=bool(param.get("required", param["in"] == "path")),
         kind=kind if isinstance(kind, str) else "string",
-        validator=validator,
+        validator=dereferenced(validator),
     )
 
 
@@ -93,20 +116,22 @@ def read_parameters(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[FieldError]]:
     """Read and validate every declared parameter; unknown query parameters are ignored."""
     values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "header": {}}
+    sources = {"path": path, "query": query, "header": headers}
     errors: list[FieldError] = []
     for spec in specs:
-        source = {"path": path, "query": query, "header": headers}.get(spec.location)
+        source = sources.get(spec.location)
         if source is None:
             continue
         raw = source.get(spec.name)
-        where = f"#/{spec.location}/{spec.name}"
         if raw is None:
             if spec.required:
+                where = f"#/{spec.location}/{spec.name}"
                 errors.append(FieldError(where, f"{spec.name} is required.", "required"))
             continue
         value = spec.read(raw)
         found = schema_errors(spec.validator, value)
         if found:
+            where = f"#/{spec.location}/{spec.name}"
             errors.extend(FieldError(where, e.detail, e.rule) for e in found)
             continue
         values[spec.location][spec.name] = value
@@ -117,7 +142,7 @@ class BodyValidator:
     """The request body's media types and their compiled schemas."""
 
     def __init__(self, media: dict[str, Draft202012Validator]) -> None:
-        self.media = media
+        self.media = {media_type: dereferenced(v) for media_type, v in media.items()}
 
     def parse(self, content_type: str, raw: bytes) -> tuple[str, Any]:
         """Decode the body according to its content type, or raise a 400/415 problem."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -65,9 +65,32 @@ def _reply(
 
 def _load_for_change(ctx: Context, connection: Connection) -> dict[str, Any]:
     """The dossier the request changes: visible to the caller and matching ``If-Match``."""
-    document = load(connection, ctx.caller, ctx.path["dossierId"], for_update=True)
+    document = load(
+        connection, ctx.caller, ctx.path["dossierId"], for_update=True, anyone=_any_agency(ctx)
+    )
     check_if_match(ctx, document)
     return document
+
+
+def _any_agency(ctx: Context) -> bool:
+    """True when a fault lets this officer past the agency check."""
+    return ctx.caller.role == "officer" and ctx.fault("other-agency-officer-acts")
+
+
+def _target(ctx: Context, document: dict[str, Any], action: str) -> str:
+    """Where ``action`` takes the dossier: the lifecycle's answer, unless a fault bends it."""
+    status = document["status"]
+    if action == "resolveDossier" and status == "received" and ctx.fault("resolve-from-received"):
+        return "processed"
+    terminal = status in ("refused", "stopped", "returned")
+    if action == "requestWithdrawal" and terminal and ctx.fault("withdrawal-from-terminal"):
+        return "withdrawal-requested"
+    target = move(document, action)
+    if action == "stopProcessing" and ctx.fault("stop-leads-to-refused"):
+        return "refused"
+    if action == "submitSupplement" and ctx.fault("supplement-returns-to-received"):
+        return "received"
+    return target
 
 
 def _require_status(document: dict[str, Any], allowed: frozenset[str], action: str) -> None:
@@ -133,7 +156,7 @@ def _transition(
     with ctx.transaction() as connection:
         document = _load_for_change(ctx, connection)
         source = document["status"]
-        target = move(document, action)
+        target = _target(ctx, document, action)
         if prepare is not None:
             prepare(connection, document)
         document["status"] = target
@@ -175,6 +198,14 @@ def _receivability_errors(ctx: Context, procedure_code: str, agency_code: str) -
     return errors
 
 
+def _applicant(ctx: Context, account: dict[str, Any]) -> dict[str, Any]:
+    applicant = applicant_of(account)
+    if ctx.fault("applicant-not-prefilled"):  # the vendor asks the applicant to type them
+        applicant.pop("personalId", None)
+        applicant.pop("taxCode", None)
+    return applicant
+
+
 @router.operation("createDossier")
 def create_dossier(ctx: Context) -> Reply:
     """Start a draft owned by the caller; the applicant block comes from the token."""
@@ -193,7 +224,7 @@ def _create(ctx: Context, connection: Connection) -> Reply:
         "code": None,
         "procedureCode": body["procedureCode"],
         "agencyCode": body["agencyCode"],
-        "applicant": applicant_of(account),
+        "applicant": _applicant(ctx, account),
         "status": "draft",
         "form": body["form"],
         "components": [],
@@ -240,8 +271,11 @@ def list_dossiers(ctx: Context) -> Reply:
 @router.operation("getDossier")
 def get_dossier(ctx: Context) -> Reply:
     """One dossier, for its owner or an officer of its agency."""
+    anyone = _any_agency(ctx) or (
+        ctx.caller.role == "applicant" and ctx.fault("other-applicant-reads-dossier")
+    )
     with ctx.transaction() as connection:
-        document = load(connection, ctx.caller, ctx.path["dossierId"])
+        document = load(connection, ctx.caller, ctx.path["dossierId"], anyone=anyone)
     return _reply(ctx, document)
 
 
@@ -250,7 +284,8 @@ def update_dossier(ctx: Context) -> Reply:
     """Replace the form or the receiving agency of a draft."""
     with ctx.transaction() as connection:
         document = _load_for_change(ctx, connection)
-        _require_status(document, frozenset({"draft"}), "updateDossier")
+        if not ctx.fault("edit-after-submission"):
+            _require_status(document, frozenset({"draft"}), "updateDossier")
         body = ctx.body
         if "agencyCode" in body:
             errors = _receivability_errors(ctx, document["procedureCode"], body["agencyCode"])
@@ -258,7 +293,7 @@ def update_dossier(ctx: Context) -> Reply:
             document["agencyCode"] = body["agencyCode"]
         if "form" in body:
             document["form"] = body["form"]
-        _save(ctx, connection, document, "updateDossier", "draft")
+        _save(ctx, connection, document, "updateDossier", document["status"])
         return _reply(ctx, document)
 
 
@@ -267,7 +302,8 @@ def delete_dossier(ctx: Context) -> Reply:
     """Delete a draft; a submitted dossier is kept (Decree 45/2020/ND-CP Art. 17)."""
     with ctx.transaction() as connection:
         document = _load_for_change(ctx, connection)
-        _require_status(document, frozenset({"draft"}), "deleteDossier")
+        if not ctx.fault("delete-submitted-dossier"):
+            _require_status(document, frozenset({"draft"}), "deleteDossier")
         dossier_id = document["id"]
         components.forget(connection, dossier_id)
         connection.execute(
@@ -384,15 +420,39 @@ def _submit(ctx: Context, connection: Connection) -> Reply:
     receipt = services.fixtures.calendar.official_receipt_time(
         sent, services.fixtures.working_periods(document["agencyCode"])
     )
+    if ctx.fault("receipt-time-not-rolled"):
+        receipt = sent
+    stamp = _utc if ctx.fault("times-in-utc") else rfc3339
     document.update(
-        code=next_dossier_code(connection, document["agencyCode"], receipt),
-        submittedAt=rfc3339(sent),
-        officialReceiptTime=rfc3339(receipt),
+        code=_new_code(ctx, connection, document, receipt),
+        submittedAt=stamp(sent),
+        officialReceiptTime=stamp(receipt),
         status=target,
     )
     _save(ctx, connection, document, "submitDossier", "draft")
     _raise_fees(connection, ctx, document, _procedure_fees(ctx, document, "on-submission"))
     return _reply(ctx, document)
+
+
+def _utc(at: datetime) -> str:
+    """The ``times-in-utc`` fault's time format."""
+    return at.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _new_code(
+    ctx: Context, connection: Connection, document: dict[str, Any], received: datetime
+) -> str:
+    """The next dossier code of the receiving unit and day (or a fault's version of it)."""
+    agency = document["agencyCode"]
+    if not ctx.fault("dossier-code-per-procedure"):
+        code = next_dossier_code(connection, agency, received)
+    else:  # the counter row is keyed by procedure too, so the units' numbers collide
+        counter = f"{agency}|{document['procedureCode']}"
+        code = agency + next_dossier_code(connection, counter, received).removeprefix(counter)
+    if ctx.fault("dossier-code-unpadded"):
+        head, number = code.rsplit("-", 1)
+        code = f"{head}-{int(number)}"
+    return code
 
 
 def _procedure_fees(ctx: Context, document: dict[str, Any], due: str) -> list[dict[str, Any]]:
@@ -429,6 +489,8 @@ def _receive(ctx: Context, document: dict[str, Any]) -> None:
     received_on = datetime.fromisoformat(document["officialReceiptTime"]).date()
     days = procedure_of(services, document)["processingDays"]
     appointment = services.fixtures.calendar.add_working_days(received_on, days).isoformat()
+    if ctx.fault("appointment-in-calendar-days"):
+        appointment = (received_on + timedelta(days=days)).isoformat()
     document.update(
         acceptedAt=now,
         appointmentDate=appointment,
@@ -465,7 +527,7 @@ def submit_supplement(ctx: Context) -> Reply:
     """Send the supplement: same code, history kept, back to received or in-process."""
     with ctx.transaction() as connection:
         document = _load_for_change(ctx, connection)
-        target = move(document, "submitSupplement")
+        target = _target(ctx, document, "submitSupplement")
         errors = _apply_supplement(ctx, connection, document)
         _refuse("the supplement was not accepted; the dossier is unchanged.", errors)
         changes = components.supplement_changes(connection, document)
@@ -473,6 +535,10 @@ def submit_supplement(ctx: Context) -> Reply:
         if document["supplementRequest"]["fromStatus"] == "submitted":
             _receive(ctx, document)  # asked before receipt: received now
         document["status"] = target
+        if ctx.fault("supplement-changes-code"):  # registered again, as if new
+            document["code"] = _new_code(ctx, connection, document, ctx.services.clock.now())
+        if ctx.fault("supplement-drops-history"):
+            changes = []
         _save(
             ctx,
             connection,
@@ -511,7 +577,7 @@ def accept_dossier(ctx: Context) -> Reply:
 @router.operation("refuseDossier")
 def refuse_dossier(ctx: Context) -> Reply:
     """Refuse to receive the dossier, with a clear reason."""
-    reason = ctx.body["reason"]
+    reason = ctx.body.get("reason", "")  # empty only under the refuse-without-reason fault
 
     def prepare(_connection: Connection, document: dict[str, Any]) -> None:
         document["refusalReason"] = reason
@@ -533,13 +599,13 @@ def request_supplement(ctx: Context) -> Reply:
         ]
         _refuse("no supplement was requested.", errors)
         document["supplementRequest"] = {
-            "reason": body["reason"],
+            "reason": body.get("reason", ""),
             "componentCodes": list(body["componentCodes"]),
             "requestedAt": _now(ctx),
             "fromStatus": document["status"],
         }
 
-    return _transition(ctx, "requestSupplement", prepare=prepare, reason=body["reason"])
+    return _transition(ctx, "requestSupplement", prepare=prepare, reason=body.get("reason"))
 
 
 @router.operation("startProcessing")
@@ -575,7 +641,7 @@ def issue_fee_notice(ctx: Context) -> Reply:
 @router.operation("stopProcessing")
 def stop_processing(ctx: Context) -> Reply:
     """Stop processing (withdrawn, or ineligible), with the reason told to the applicant."""
-    reason = ctx.body["reason"]
+    reason = ctx.body.get("reason", "")  # empty only under the stop-without-reason fault
 
     def prepare(_connection: Connection, document: dict[str, Any]) -> None:
         document["stopReason"] = reason
@@ -608,7 +674,8 @@ def resolve_dossier(ctx: Context) -> Reply:
             content,
             file_name,
         )
-        document["resultCodes"] = [*document.get("resultCodes", []), result["code"]]
+        if not ctx.fault("resolve-forgets-result-code"):
+            document["resultCodes"] = [*document.get("resultCodes", []), result["code"]]
 
     return _transition(ctx, "resolveDossier", prepare=prepare)
 
@@ -623,7 +690,8 @@ def deliver_result(ctx: Context) -> Reply:
         document["deliveryChannel"] = channel
 
     def after(connection: Connection, document: dict[str, Any]) -> None:
-        _keep_in_repository(ctx, connection, document)
+        if not ctx.fault("repository-no-processed-dossier"):
+            _keep_in_repository(ctx, connection, document)
 
     return _transition(
         ctx, "deliverResult", prepare=prepare, after=after, note=f"channel: {channel}"

@@ -16,8 +16,7 @@ from urllib.parse import quote
 from fpdf import FPDF
 from sqlalchemy import Connection, Row, insert, select, update
 
-from .. import printout, repository_domain
-from ..auth import Principal
+from .. import printout, repository_domain, variants
 from ..clock import rfc3339
 from ..dispatch import Context, Reply, Router
 from ..files import check_upload, file_info, load_blob, store_blob
@@ -114,17 +113,21 @@ def _request_errors(ctx: Context) -> tuple[list[FieldError], bytes | None]:
 # ---- reading -------------------------------------------------------------------------------
 
 
-def _visible(conn: Connection, principal: Principal, ecopy_id: str) -> Row[Any, Any]:
+def _visible(ctx: Context, conn: Connection, ecopy_id: str) -> Row[Any, Any]:
     """A request of the caller (applicant) or addressed to the caller's agency, else 404."""
+    principal = ctx.caller
     if principal.role == "officer":
         allowed = ecopies.c.agency_code == (principal.agency_code or "")
+    elif ctx.fault("ecopy-visible-to-others"):
+        allowed = ecopies.c.id.is_not(None)
     else:
         allowed = ecopies.c.owner_key == principal.owner_key
     row = conn.execute(
         select(ecopies.c.owner_key, ecopies.c.doc).where(ecopies.c.id == ecopy_id, allowed)
     ).first()
     if row is None:
-        raise not_found("e-copy request", ecopy_id)
+        exists = select(ecopies.c.id).where(ecopies.c.id == ecopy_id)
+        raise variants.hidden(conn, exists, "e-copy request", ecopy_id)
     return row
 
 
@@ -132,7 +135,7 @@ def _visible(conn: Connection, principal: Principal, ecopy_id: str) -> Row[Any, 
 def get_ecopy(ctx: Context) -> Reply:
     """The request and, once issued, the copy's file, signature and Repository item."""
     with ctx.transaction() as conn:
-        row = _visible(conn, ctx.caller, ctx.path["ecopyId"])
+        row = _visible(ctx, conn, ctx.path["ecopyId"])
     return Reply(body=row.doc)
 
 
@@ -140,7 +143,7 @@ def get_ecopy(ctx: Context) -> Reply:
 def download_ecopy(ctx: Context) -> Reply:
     """The bytes of an issued copy; 409 before it is issued."""
     with ctx.transaction() as conn:
-        document = dict(_visible(conn, ctx.caller, ctx.path["ecopyId"]).doc)
+        document = dict(_visible(ctx, conn, ctx.path["ecopyId"]).doc)
         if document["status"] != "issued":
             raise conflict(
                 f"E-copy {document['id']} is {document['status']}; only an issued copy has a "
@@ -189,11 +192,12 @@ def certify_ecopy(ctx: Context) -> Reply:
             document.update(status="refused", refusalReason=ctx.body["reason"])
         else:
             _issue(conn, ctx, row.owner_key, document)
-        conn.execute(
-            update(ecopies)
-            .where(ecopies.c.id == ecopy_id)
-            .values(status=document["status"], doc=document)
-        )
+        if not ctx.fault("certification-not-saved"):
+            conn.execute(
+                update(ecopies)
+                .where(ecopies.c.id == ecopy_id)
+                .values(status=document["status"], doc=document)
+            )
     return Reply(body=document)
 
 
@@ -212,10 +216,13 @@ def _issue(conn: Connection, ctx: Context, owner_key: str, document: dict[str, A
             raise not_found("scan of e-copy", document["id"])
         content, media_type = blob
         name = f"ban-sao-chung-thuc-{original['fileName']}"
-    store_blob(conn, content, media_type)
+    if document["kind"] != "from-register" or not ctx.fault("ecopy-register-copy-missing"):
+        store_blob(conn, content, media_type)
     document["file"] = file_info(name, media_type, content)
+    # The fault signs with the platform key, which the results JWKS does not publish.
+    purpose = "platform" if ctx.fault("ecopy-signed-unpublished-key") else SIGNING_PURPOSE
     document["signature"] = sign_json(
-        services.keys, SIGNING_PURPOSE, signature_claims(document), typ=SIGNATURE_TYPE
+        services.keys, purpose, signature_claims(document), typ=SIGNATURE_TYPE
     )
     item = repository_domain.add_item(
         conn,

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
+from .. import variants
 from ..clock import rfc3339
 from ..dispatch import Context, Reply, Router
 from ..ids import new_id
 from ..pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
-from ..problems import not_found
 from ..tables import deliveries, outbox, subscriptions
 
 router = Router()
@@ -54,7 +54,8 @@ def _owned(conn: Connection, ctx: Context) -> Any:
         )
     ).first()
     if row is None:
-        raise not_found("subscription", subscription_id)
+        exists = select(subscriptions.c.id).where(subscriptions.c.id == subscription_id)
+        raise variants.hidden(conn, exists, "subscription", subscription_id)
     return row
 
 
@@ -69,6 +70,8 @@ def get_subscription(ctx: Context) -> Reply:
 def delete_subscription(ctx: Context) -> Reply:
     with ctx.transaction() as conn:
         row = _owned(conn, ctx)
+        if ctx.fault("deleted-subscription-kept"):  # acknowledged, never carried out
+            return Reply(204)
         # Waiting deliveries go with it; delivered and failed rows stay as the record.
         conn.execute(
             delete(deliveries).where(

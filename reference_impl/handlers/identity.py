@@ -59,7 +59,9 @@ def get_openid_configuration(ctx: Context) -> Reply:
 
 @router.operation("getIdentityJwks")
 def get_identity_jwks(ctx: Context) -> Reply:
-    return Reply(body=ctx.services.keys.public_jwks("identity"))
+    # The fault publishes a key that signs something else, as after a botched key rotation.
+    purpose = "agency" if ctx.fault("identity-jwks-stale-key") else "identity"
+    return Reply(body=ctx.services.keys.public_jwks(purpose))
 
 
 # ---- authorization endpoint ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from .. import fees, platform
+from .. import fees, platform, variants
 from ..accounts import ensure_account
 from ..auth import Principal
 from ..clock import rfc3339
@@ -52,6 +52,8 @@ def list_dossier_fees(ctx: Context) -> Reply:
 def create_payment_request(ctx: Context) -> Reply:
     """Turn unpaid obligations into a payment request and a pending platform transaction."""
     with ctx.transaction() as conn:
+        if ctx.fault("payment-idempotency-ignored"):
+            return _create_payment(ctx, conn)
         return once(ctx, conn, lambda: _create_payment(ctx, conn))
 
 
@@ -191,7 +193,8 @@ def _visible(conn: Connection, principal: Principal, payment_id: str) -> dict[st
         select(payments.c.doc).where(payments.c.id == payment_id, allowed)
     ).scalar()
     if found is None:
-        raise not_found("payment", payment_id)
+        exists = select(payments.c.id).where(payments.c.id == payment_id)
+        raise variants.hidden(conn, exists, "payment", payment_id)
     return dict(found)
 
 
@@ -229,6 +232,8 @@ def get_payment(ctx: Context) -> Reply:
     """One payment of the caller, or to the caller's agency."""
     with ctx.transaction() as conn:
         payment = _visible(conn, ctx.caller, ctx.path["paymentId"])
+    if ctx.fault("money-as-string"):
+        payment["amount"] = str(payment["amount"])
     return Reply(body=payment)
 
 
@@ -237,6 +242,8 @@ def get_payment_receipt(ctx: Context) -> Reply:
     """The platform's signed e-receipt, for the payer and the agency's officers (Art. 13)."""
     with ctx.transaction() as conn:
         payment = _visible(conn, ctx.caller, ctx.path["paymentId"])
+        if ctx.caller.role == "officer" and ctx.fault("receipt-hidden-from-officer"):
+            raise not_found("payment", payment["id"])
         if payment["status"] != "succeeded":
             raise conflict(
                 f"Payment {payment['reference']} is {payment['status']}; a receipt exists only "

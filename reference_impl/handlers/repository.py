@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import quote
 
 from .. import repository_domain
@@ -27,6 +28,10 @@ def list_repository_items(ctx: Context) -> Reply:
     if kind := ctx.query.get("kind"):
         conditions.append(repository_items.c.kind == kind)
     with ctx.transaction() as conn:
+        if ctx.fault("repository-new-account-404"):  # created with the first item stored
+            rows, cursor = page_of_rows(conn, repository_items, conditions, ctx.query)
+            if not rows and "cursor" not in ctx.query:
+                raise Problem(404, "You have no Data Management Repository yet.", "not-found")
         # The Repository always holds its owner's identity (Circular 01/2023/TT-VPCP Art. 24).
         repository_domain.ensure_owner_identity(conn, ctx.services, ctx.caller)
         rows, cursor = page_of_rows(conn, repository_items, conditions, ctx.query)
@@ -50,7 +55,7 @@ def add_repository_item(ctx: Context) -> Reply:
             DIGITISED,
             # Each upload is a new item: the owner may keep two scans of one document.
             new_id(),
-            ctx.body["title"],
+            _title(ctx),
             {},
             file_info(upload["fileName"], upload["mediaType"], content),
             ctx.body["metadata"],
@@ -58,18 +63,27 @@ def add_repository_item(ctx: Context) -> Reply:
     return Reply(status=201, body=item, headers={"Location": f"/repository/items/{item['id']}"})
 
 
+def _title(ctx: Context) -> str:
+    title: str = ctx.body["title"]
+    return unicodedata.normalize("NFD", title) if ctx.fault("repository-title-nfd") else title
+
+
 @router.operation("getRepositoryItem")
 def get_repository_item(ctx: Context) -> Reply:
+    anyone = ctx.fault("repository-cross-owner")
     with ctx.transaction() as conn:
-        item = repository_domain.load_item(conn, ctx.caller.owner_key, ctx.path["itemId"])
+        item = repository_domain.load_item(
+            conn, ctx.caller.owner_key, ctx.path["itemId"], anyone=anyone
+        )
     return Reply(body=item)
 
 
 @router.operation("downloadRepositoryItem")
 def download_repository_item(ctx: Context) -> Reply:
     item_id = ctx.path["itemId"]
+    anyone = ctx.fault("repository-cross-owner")
     with ctx.transaction() as conn:
-        item = repository_domain.load_item(conn, ctx.caller.owner_key, item_id)
+        item = repository_domain.load_item(conn, ctx.caller.owner_key, item_id, anyone=anyone)
         file = item.get("file")
         found = load_blob(conn, file["sha256"]) if file else None
     if file is None or found is None:
@@ -79,8 +93,9 @@ def download_repository_item(ctx: Context) -> Reply:
             "getRepositoryItem returns its data.",
             "not-found",
         )
+    content = found[0][:-1] if ctx.fault("repository-file-truncated") else found[0]
     return Reply(
-        body=found[0],
+        body=content,
         media_type=file["mediaType"],
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file['fileName'])}"},
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from .. import variants
 from ..auth import Principal
 from ..clock import rfc3339
 from ..dispatch import Context, Reply, Router
@@ -17,7 +18,7 @@ from ..events import emit, notify
 from ..idempotency import once
 from ..ids import new_id
 from ..pagination import page_of_rows
-from ..problems import FieldError, conflict, not_found, unprocessable
+from ..problems import FieldError, conflict, unprocessable
 from ..tables import online_requests
 
 router = Router()
@@ -36,16 +37,22 @@ def _visible_to(principal: Principal) -> Any:
 
 
 def _load(
-    conn: Connection, principal: Principal, request_id: str, *, lock: bool = False
+    conn: Connection,
+    principal: Principal,
+    request_id: str,
+    *,
+    lock: bool = False,
+    anyone: bool = False,
 ) -> dict[str, Any]:
-    statement = select(online_requests.c.doc).where(
-        online_requests.c.id == request_id, _visible_to(principal)
-    )
+    statement = select(online_requests.c.doc).where(online_requests.c.id == request_id)
+    if not anyone:  # only the request-visible-to-others fault skips the check
+        statement = statement.where(_visible_to(principal))
     if lock:  # two officers answering at once: the second sees the first answer (409)
         statement = statement.with_for_update()
     found = conn.execute(statement).scalar()
     if found is None:  # another owner's or agency's request is not revealed
-        raise not_found("request", request_id)
+        exists = select(online_requests.c.id).where(online_requests.c.id == request_id)
+        raise variants.hidden(conn, exists, "request", request_id)
     return dict(found)
 
 
@@ -84,6 +91,8 @@ def submit_request(ctx: Context) -> Reply:
         return Reply(201, document, headers={"Location": location})
 
     with ctx.transaction() as conn:
+        if ctx.fault("request-idempotency-ignored"):
+            return receive()
         return once(ctx, conn, receive)
 
 
@@ -99,8 +108,9 @@ def list_requests(ctx: Context) -> Reply:
 
 @router.operation("getRequest")
 def get_request(ctx: Context) -> Reply:
+    anyone = ctx.caller.role == "applicant" and ctx.fault("request-visible-to-others")
     with ctx.transaction() as conn:
-        document = _load(conn, ctx.caller, ctx.path["requestId"])
+        document = _load(conn, ctx.caller, ctx.path["requestId"], anyone=anyone)
     return Reply(body=document)
 
 
@@ -111,7 +121,8 @@ def resolve_request(ctx: Context) -> Reply:
 
 @router.operation("refuseRequest")
 def refuse_request(ctx: Context) -> Reply:
-    return _answer(ctx, "refused", {"refusalReason": ctx.body["reason"]})
+    # An empty reason only under the request-refusal-without-reason fault.
+    return _answer(ctx, "refused", {"refusalReason": ctx.body.get("reason", "")})
 
 
 def _answer(ctx: Context, status: str, answer: dict[str, str]) -> Reply:
@@ -130,6 +141,9 @@ def _answer(ctx: Context, status: str, answer: dict[str, str]) -> Reply:
         # The answer goes to the requester's portal inbox in this same transaction, so it is
         # notified electronically at the moment it is answered (Art. 7(1)(c)).
         document.update(answer, status=status, answeredAt=now, notifiedAt=now)
+        silent = status == "resolved" and ctx.fault("request-answer-not-notified")
+        if silent:  # answered online, but nobody is told
+            del document["notifiedAt"]
         owner = conn.execute(
             select(online_requests.c.owner_key).where(online_requests.c.id == request_id)
         ).scalar_one()
@@ -138,16 +152,17 @@ def _answer(ctx: Context, status: str, answer: dict[str, str]) -> Reply:
             .where(online_requests.c.id == request_id)
             .values(status=status, doc=document)
         )
-        notify(
-            conn,
-            services,
-            owner,
-            "request-answered",
-            _ANSWER_TITLES[status],
-            _message(document),
-            {"requestId": request_id},
-            reason=answer.get("refusalReason"),
-        )
+        if not silent:
+            notify(
+                conn,
+                services,
+                owner,
+                "request-answered",
+                _ANSWER_TITLES[status],
+                _message(document),
+                {"requestId": request_id},
+                reason=answer.get("refusalReason"),
+            )
         emit(
             conn,
             services,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from .. import printout, results_domain
 from ..clock import rfc3339
@@ -12,7 +14,7 @@ from ..dispatch import Context, Reply, Router
 from ..files import load_blob
 from ..pagination import page_of_rows
 from ..problems import forbidden, not_found
-from ..tables import results
+from ..tables import dossiers, results
 
 router = Router()
 
@@ -20,6 +22,13 @@ router = Router()
 def _download_headers(file_name: str) -> dict[str, str]:
     # RFC 6266 with the RFC 8187 form, so Vietnamese file names survive.
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name)}"}
+
+
+def _delivered_on_paper(conn: Connection, result: dict[str, Any]) -> bool:
+    dossier = conn.execute(
+        select(dossiers.c.doc).where(dossiers.c.id == result["dossierId"])
+    ).scalar()
+    return dossier is not None and dossier.get("deliveryChannel") == "paper"
 
 
 @router.operation("listResults")
@@ -39,6 +48,8 @@ def list_results(ctx: Context) -> Reply:
 def get_result(ctx: Context) -> Reply:
     with ctx.transaction() as conn:
         result = results_domain.load(conn, ctx.caller, ctx.path["resultCode"])
+    if result["status"] == "cancelled" and ctx.fault("cancelled-result-gone"):
+        raise not_found("result", result["code"])
     return Reply(body=result)
 
 
@@ -47,6 +58,8 @@ def download_result_document(ctx: Context) -> Reply:
     with ctx.transaction() as conn:
         result = results_domain.load(conn, ctx.caller, ctx.path["resultCode"])
         found = load_blob(conn, result["document"]["sha256"])
+        if ctx.fault("paper-result-not-downloadable"):
+            found = None if _delivered_on_paper(conn, result) else found
     if found is None:  # pragma: no cover - blobs are never deleted
         raise not_found("result document", result["code"])
     return Reply(
@@ -67,16 +80,22 @@ def cancel_result(ctx: Context) -> Reply:
             raise forbidden(
                 f"Result {code} was issued by {agency}; only its officers may cancel it."
             )
+        # An empty reason only under the cancel-without-reason fault.
         result = results_domain.cancel_result(
-            conn, ctx.services, ctx.caller, code, ctx.body["reason"]
+            conn, ctx.services, ctx.caller, code, ctx.body.get("reason", "")
         )
     return Reply(body=result)
 
 
 @router.operation("getResultPrintout")
 def get_result_printout(ctx: Context) -> Reply:
+    if ctx.caller.role == "officer" and ctx.fault("printout-hidden-from-officer"):
+        raise forbidden("Printouts are for the holder of the result.")
     with ctx.transaction() as conn:
         result = results_domain.load(conn, ctx.caller, ctx.path["resultCode"])
+    if ctx.fault("printout-wrong-verification-code"):  # the dossier's digest, not the result's
+        wrong = hashlib.sha256(result["dossierCode"].encode()).hexdigest()[:12].upper()
+        result = {**result, "verificationCode": wrong, "verificationUrl": f"/verification/{wrong}"}
     now = ctx.services.clock.now()
     pdf = printout.printout(
         result,

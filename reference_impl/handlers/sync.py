@@ -127,7 +127,7 @@ def sync_dossier(ctx: Context) -> Reply:
             _store(conn, "dossier", code, body["updatedAt"], document, new=True)
             return Reply(201, document)
         pushed, kept = _time(body["updatedAt"]), _time(held["updatedAt"])
-        if pushed == kept and _same(body, held):
+        if pushed == kept and _same(body, held) and not ctx.fault("sync-repeat-conflicts"):
             return Reply(200, held)
         if pushed <= kept:
             raise conflict(
@@ -136,7 +136,8 @@ def sync_dossier(ctx: Context) -> Reply:
                 heldUpdatedAt=held["updatedAt"],
             )
         document = _received(ctx, body)
-        _store(conn, "dossier", code, body["updatedAt"], document, new=False)
+        if not ctx.fault("synced-dossier-stale"):  # the fault acknowledges, keeps the first
+            _store(conn, "dossier", code, body["updatedAt"], document, new=False)
     return Reply(200, document)
 
 

@@ -86,3 +86,14 @@ def test_a_bare_url_means_the_sandbox_with_every_profile_and_capability() -> Non
     assert config.claims("ecopies")
     assert config.claims("events")
     assert config.report_target()["configSha256"] == config.sha256
+
+
+def test_the_documented_example_configuration_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EGOV_TOKEN_APPLICANT_B", "EGOV_OFFICER_SECRET", "EGOV_SYSTEM_SECRET",
+                 "EGOV_PAYMENT_SECRET"):  # fmt: skip
+        monkeypatch.setenv(name, f"value-of-{name.lower()}")
+    config = load_target(str(Path(__file__).parents[2] / "docs" / "examples" / "target.yaml"))
+    assert config.profiles == ("one-stop",)
+    assert config.base_url("identity") == "https://sso-test.example.vn"
+    assert config.base_url("dossiers") == "https://dvc-test.example.vn/api"
+    assert config.waivers[0].requirement == "RCV-07"

@@ -46,18 +46,20 @@ class Server:
         self._command = command
         self._log = log
         self._env = {**os.environ, **(env or {})}
+        self._cwd: Path | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     def use_source(self, source: Path) -> None:
         """Import the server's code from another source tree (e.g. an older checkout)."""
         path = os.pathsep.join(x for x in (str(source), os.environ.get("PYTHONPATH", "")) if x)
         self._env["PYTHONPATH"] = path
+        self._cwd = source  # ``python -m`` puts the working directory first on the path
 
     def start(self, timeout: float = 60.0) -> Server:
         """Start the process and wait until it answers."""
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(
-                self._command, stdout=log, stderr=subprocess.STDOUT, env=self._env
+                self._command, stdout=log, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

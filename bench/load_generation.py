@@ -14,8 +14,9 @@ output says which). Three runs of locust against it:
 
 The figure per core is requests per CPU-second of the load-generating process, measured
 inside it between test start and stop (so imports and start-up do not count); req/s is shown
-beside it. Prints the kit/bare ratio (the goal is at least 0.8) and the speed-up from one
-worker to two. Figures only: no assertion, the machine is shared.
+beside it. Each configuration runs ``--repeat`` times and keeps its best run: on a shared
+machine the neighbours only ever make a run slower. Prints the kit/bare ratio (the goal is at
+least 0.8) and the speed-up from one worker to two. Figures only: no assertion.
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="length of each run (default 10)")
     parser.add_argument("--users", type=int, default=20, help="users per run (default 20)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, best kept (3)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="egov-loadgen-") as scratch:
         where = Path(scratch)
@@ -251,27 +253,51 @@ def main() -> None:
         with StaticServer(where / "static") as server:
             print(f"endpoint: GET {server.base_url}{CALENDAR_PATH}, served by {server.kind}")
             print(f"each run: {arguments.users} users, {arguments.seconds} s, no think time")
-            runs = {}
-            for name, locustfile, workers in (
+            configurations = (
                 ("bare FastHttpUser", where / "bare.py", 0),
                 ("kit KitUser.call + hooks", where / "kit.py", 0),
                 ("kit, 1 worker", where / "kit.py", 1),
                 ("kit, 2 workers", where / "kit.py", 2),
-            ):
-                out = where / "runs" / name.replace(" ", "_").replace(",", "").replace("+", "")
-                runs[name] = figures = _locust(
-                    locustfile, server.base_url, arguments.users, arguments.seconds, out, workers
-                )
+            )
+            tries: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in configurations}
+            # Interleaved, so a neighbour's burst of work hits every configuration alike.
+            for attempt in range(arguments.repeat):
+                for name, locustfile, workers in configurations:
+                    slug = name.replace(" ", "_").replace(",", "").replace("+", "")
+                    out = where / "runs" / f"{slug}-{attempt}"
+                    figures = _locust(
+                        locustfile,
+                        server.base_url,
+                        arguments.users,
+                        arguments.seconds,
+                        out,
+                        workers,
+                    )
+                    tries[name].append(figures)
+            runs: dict[str, dict[str, Any]] = {}
+            for name, _, workers in configurations:
+                key = "rps" if workers else "per_cpu_second"
+                runs[name] = best = max(tries[name], key=lambda run: float(run[key]))
                 print(
-                    f"  {name:26} {figures['requests']:8d} requests  {figures['rps']:8.0f} req/s"
-                    f"  {figures['per_cpu_second']:8.0f} req per CPU-second"
-                    f"  ({figures['processes']} load process(es))"
+                    f"  {name:26} {best['requests']:8d} requests  {best['rps']:8.0f} req/s"
+                    f"  {best['per_cpu_second']:8.0f} req per CPU-second"
+                    f"  ({best['processes']} load process(es); best of {len(tries[name])}:"
+                    f" {', '.join(f'{t[key]:.0f}' for t in tries[name])})"
                 )
     bare, kit = runs["bare FastHttpUser"], runs["kit KitUser.call + hooks"]
     ratio = kit["per_cpu_second"] / bare["per_cpu_second"]
     print(f"kit / bare, requests per load-generating core: {ratio:.2f} (goal >= 0.80)")
-    speedup = runs["kit, 2 workers"]["rps"] / runs["kit, 1 worker"]["rps"]
-    print(f"speed-up from 1 to 2 workers (req/s): {speedup:.2f}x on {os.cpu_count()} core(s)")
+    one, two = runs["kit, 1 worker"], runs["kit, 2 workers"]
+    print(
+        f"speed-up from 1 to 2 workers (req/s): {two['rps'] / one['rps']:.2f}x on "
+        f"{os.cpu_count()} core(s) shared with the endpoint and the master"
+    )
+    # Throughput can only double with a free core per worker; what each core yields says
+    # whether the workers themselves scale.
+    print(
+        "requests per CPU-second per worker, 2 workers over 1: "
+        f"{two['per_cpu_second'] / one['per_cpu_second']:.2f}"
+    )
 
 
 if __name__ == "__main__":

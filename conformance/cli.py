@@ -1,29 +1,99 @@
-"""``egov-conformance run``: certify a target, write the reports, exit 0, 1 or 2."""
+"""The certification commands: ``run``, ``doctor``, ``replay``, ``bundle`` and ``verify-bundle``.
+
+``run`` checks the set-up first (`conformance.doctor`) and stops on a problem, runs the suites,
+writes the reports and exits 0, 1 or 2 (`EXIT_CODES`). The other commands live in modules of
+their own and are registered here, so `egov_cli` needs one line per command.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from .config import PROFILES, ConfigError, TargetConfig, load_target
+from . import doctor
+from .config import PROFILES
 from .runner import EXIT_SETUP, RunResult, print_summary, run_suites
+
+EXIT_CODES = (
+    "Exit status: 0 every chosen profile is certifiable; 1 a MUST failed (the target's "
+    "fault); 2 a configuration or connection problem: the set-up check found one, the run "
+    "could not start, or no MUST failed but some MUST ended in error, was skipped or was not "
+    "tested (a network failure mid-run, a --requirement run), so no verdict could be reached."
+)
 
 
 def add_run_command(commands: Any) -> None:
     """Register ``run``."""
     run = commands.add_parser(
         "run",
-        help="run the conformance suites against a target",
-        description="Run the conformance suites against a target and write the certification "
-        "report. Exit 0 when every MUST of the chosen profiles passed, 1 when one failed, "
-        "2 for a configuration or connection problem.",
+        help="check the set-up, then run the conformance suites against a target",
+        description="Check the set-up (as `doctor` does; a problem stops here), run the "
+        "conformance suites against a target and write the certification report. " + EXIT_CODES,
     )
-    add_run_options(run)
+    add_target_options(run)
+    add_run_options(run, target=False)
     run.set_defaults(handler=_run)
+
+
+def add_certification_commands(commands: Any) -> None:
+    """Register ``doctor``, ``replay``, ``bundle`` and ``verify-bundle``."""
+    from .bundle import add_bundle_commands
+    from .replay import add_replay_command
+
+    check = commands.add_parser(
+        "doctor",
+        help="check a target's set-up before a run: one line per problem, with its fix",
+        description="Check what most failed certifications turn out to be: the target "
+        "answers, its discovery document and JWKS, a token for every identity that the target "
+        "accepts, its clock, the simulators' address, the procedures and the agency. Exit 0 "
+        "when no problem was found, 2 otherwise.",
+    )
+    add_target_options(check)
+    check.add_argument("--quiet", action="store_true", help="print the problems only")
+    check.set_defaults(handler=_doctor)
+    add_replay_command(commands)
+    add_bundle_commands(commands)
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    """``--target`` and the options that start the target from a container image."""
+    parser.add_argument(
+        "--target",
+        help="target configuration (.yaml/.json) or a base URL; with --target-image, where "
+        "the container's port is published (default: a free loopback port, sandbox layout)",
+    )
+    group = parser.add_argument_group("starting the target from its container image")
+    group.add_argument(
+        "--target-image",
+        metavar="IMAGE",
+        help="start the system under test from IMAGE (needs Docker and the "
+        "'containers' extra), run, then stop it",
+    )
+    group.add_argument(
+        "--image-port",
+        type=int,
+        default=8000,
+        metavar="PORT",
+        help="the port the image serves on (default 8000)",
+    )
+    group.add_argument(
+        "--image-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment of the container (repeatable); {url} in VALUE "
+        "becomes the target's base URL",
+    )
+    group.add_argument(
+        "--image-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long the container may take to answer (default 120)",
+    )
 
 
 def add_run_options(parser: argparse.ArgumentParser, *, target: bool = True) -> None:
@@ -39,8 +109,12 @@ def add_run_options(parser: argparse.ArgumentParser, *, target: bool = True) -> 
         choices=[*PROFILES, "all"],
         help="certification profile (repeatable; default: the configuration's, or all)",
     )
-    parser.add_argument("--report", type=Path, default=Path("conformance-report"),
-                        help="directory for the reports (default: conformance-report)")  # fmt: skip
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("conformance-report"),
+        help="directory for the reports (default: conformance-report)",
+    )
     parser.add_argument(
         "--requirement", action="append", default=[], help="run only this requirement (repeatable)"
     )
@@ -48,31 +122,44 @@ def add_run_options(parser: argparse.ArgumentParser, *, target: bool = True) -> 
     parser.add_argument("--quiet", action="store_true", help="no progress lines (for CI)")
 
 
+def with_target(arguments: argparse.Namespace, action: Callable[[str], int]) -> int:
+    """Call ``action`` with the target: ``--target``, or a container started from its image."""
+    if arguments.target_image:
+        from .containers import run_with_image
+
+        return run_with_image(
+            arguments.target_image,
+            action,
+            target=arguments.target,
+            port=arguments.image_port,
+            environment=arguments.image_env,
+            wait_seconds=arguments.image_wait,
+        )
+    if not arguments.target:
+        print(
+            "egov-conformance: give --target (a configuration or a base URL) or --target-image",
+            file=sys.stderr,
+        )
+        return EXIT_SETUP
+    return action(arguments.target)
+
+
 def _run(arguments: argparse.Namespace) -> int:
-    return run_and_report(arguments.target, arguments)
+    return with_target(arguments, lambda target: run_and_report(target, arguments))
 
 
-def preflight(target: str) -> TargetConfig:
-    """Load the configuration and check the target answers; `ConfigError` says what to fix."""
-    config = load_target(target)
-    for interface in sorted(set(config.base_urls) & {"identity", "catalogue", "dossiers"}):
-        url = config.base_url(interface)
-        try:
-            httpx.get(url + "/", timeout=config.connect_timeout)
-        except httpx.HTTPError as problem:
-            raise ConfigError(
-                f"the {interface} interface at {url} does not answer ({type(problem).__name__}); "
-                "check that the system is running and that the URL in the configuration is right"
-            ) from None
-    return config
+def _doctor(arguments: argparse.Namespace) -> int:
+    def check(target: str) -> int:
+        _config, findings = doctor.examine(target)
+        # One stream, in order: the command's whole output is the diagnosis.
+        return doctor.report(findings, quiet=arguments.quiet, err=sys.stdout)
+
+    return with_target(arguments, check)
 
 
 def run_and_report(target: str, arguments: argparse.Namespace) -> int:
     """Check the set-up, run the suites, print the summary; the exit code of the run."""
-    try:
-        preflight(target)
-    except ConfigError as problem:
-        print(f"egov-conformance: {problem}", file=sys.stderr)
+    if not doctor.before_run(target, quiet=arguments.quiet):
         return EXIT_SETUP
     result: RunResult = run_suites(
         target,
@@ -88,4 +175,23 @@ def run_and_report(target: str, arguments: argparse.Namespace) -> int:
         return EXIT_SETUP
     print_summary(result.report)
     print(f"reports: {arguments.report}/report.html, report.vi.html, report.json, junit.xml")
+    if result.exit_code == EXIT_SETUP:
+        print(no_verdict(result.report), file=sys.stderr)
     return result.exit_code
+
+
+def no_verdict(report: dict[str, Any]) -> str:
+    """Why a run that failed no MUST still exits 2: the MUSTs that stand in the way instead."""
+    blocking = {b for profile in report["profiles"] for b in profile.get("blocking", ())}
+    standing: dict[str, list[str]] = {}
+    for row in report["requirements"]:
+        if row["id"] in blocking:
+            standing.setdefault(row["outcome"], []).append(row["id"])
+    parts = [
+        f"{len(ids)} {outcome} ({', '.join(ids[:5])}{', …' if len(ids) > 5 else ''})"
+        for outcome, ids in sorted(standing.items())
+    ]
+    return (
+        "egov-conformance: no MUST failed, but no verdict could be reached — MUSTs "
+        f"{'; '.join(parts)}: exit 2 (a set-up or connection problem, or a partial run)"
+    )

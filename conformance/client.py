@@ -188,7 +188,7 @@ _BEARER = re.compile(r"Bearer\s+[A-Za-z0-9._~+/=-]+")
 
 
 def _is_json(response: httpx.Response) -> bool:
-    media = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    media = str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
 
 

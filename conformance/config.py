@@ -68,7 +68,9 @@ SANDBOX_SUBJECTS = MappingProxyType(
         "officerOtherAgency": "canbo.h22.baichay.01",
     }
 )
-SANDBOX_SYSTEM = ("subscriber-h22-stp", "sandbox-only-d0d63c6de9bb4e58a05dd9a0b4d9b0a4")
+# The one-stop system of the primary agency's province: it may subscribe to events, push to the
+# NPSP and collect payments, so every system operation of the profiles can be exercised.
+SANDBOX_SYSTEM = ("one-stop-h22", "sandbox-only-f53dd749197ca7044bd264033f543851")
 SANDBOX_PLATFORM_SECRET = "sandbox-payment-secret-change-me"
 
 
@@ -177,6 +179,16 @@ def load_target(value: str) -> TargetConfig:
 
 def sandbox_target(base_url: str) -> TargetConfig:
     """The reference sandbox at ``base_url``: fixture subjects, every capability claimed."""
+    document = sandbox_document(base_url)
+    encoded = json.dumps(document, sort_keys=True).encode()
+    config = target_from_document(
+        document, source=base_url.rstrip("/"), sha256=hashlib.sha256(encoded).hexdigest()
+    )
+    return replace(config, sandbox=True)
+
+
+def sandbox_document(base_url: str) -> dict[str, Any]:
+    """The target configuration, as a document, of the reference sandbox at ``base_url``."""
     base_url = base_url.rstrip("/")
     identities: dict[str, Any] = {
         name: {
@@ -192,7 +204,7 @@ def sandbox_target(base_url: str) -> TargetConfig:
         "clientId": SANDBOX_SYSTEM[0],
         "clientSecret": SANDBOX_SYSTEM[1],
     }
-    document = {
+    return {
         "target": {"name": f"Reference sandbox at {base_url}"},
         "baseUrl": base_url,
         "profiles": list(PROFILES),
@@ -206,11 +218,6 @@ def sandbox_target(base_url: str) -> TargetConfig:
         },
         "secrets": {"paymentNotification": SANDBOX_PLATFORM_SECRET},
     }
-    encoded = json.dumps(document, sort_keys=True).encode()
-    config = target_from_document(
-        document, source=base_url, sha256=hashlib.sha256(encoded).hexdigest()
-    )
-    return replace(config, sandbox=True)
 
 
 def target_from_document(document: Any, *, source: str, sha256: str) -> TargetConfig:

@@ -377,27 +377,29 @@ class Invariants:
         status, code = dossier["status"], dossier.get("code")
         states = lifecycle_states(dossier)
         before = self._seen.get(key)
-        if before is not None:
-            if before.code is not None and code != before.code:
-                self._broken(
-                    "SUP-03",
-                    f"dossier {key} to keep the code {before.code} it was given",
-                    f"it now shows code {code!r}",
-                    response,
-                )
-            if states and before.states and not reachable(before.states, states):
-                self._broken(
-                    "LIF-03",
-                    f"a status reachable from {before.status!r} along the lifecycle "
-                    "(docs/contract-conventions.md, Dossier lifecycle)",
-                    f"dossier {key} went from {before.status!r} to {status!r}",
-                    response,
-                )
+        # Remember first, so that one wrong move is reported once, not on every later read.
         self._seen[key] = _Seen(
             states or (before.states if before else frozenset()),
             status,
             code if isinstance(code, str) else (before.code if before else None),
         )
+        if before is None:
+            return
+        if before.code is not None and code != before.code:
+            self._broken(
+                "SUP-03",
+                f"dossier {key} to keep the code {before.code} it was given",
+                f"it now shows code {code!r}",
+                response,
+            )
+        if states and before.states and not reachable(before.states, states):
+            self._broken(
+                "LIF-03",
+                f"a status reachable from {_named(before.states)} along the lifecycle "
+                "(docs/contract-conventions.md, Dossier lifecycle)",
+                f"dossier {key} went from {_named(before.states)} to {_named(states)}",
+                response,
+            )
 
     def _code_names_agency_and_day(
         self, dossier: Mapping[str, Any], response: httpx.Response
@@ -497,7 +499,7 @@ class Invariants:
             return None, ()
         if agency not in self._agencies:
             found = self._lookup("catalogue", f"/agencies/{agency}")
-            periods = parse_periods(body_of(found)) if _ok(found) else None
+            periods = parse_periods(_published(found))
             working = WorkingTime(periods, self._year) if periods else None
             self._agencies[agency] = (working, found)
         working, found = self._agencies[agency]
@@ -507,13 +509,24 @@ class Invariants:
     def _year(self, year: int) -> CalendarYear | None:
         if year not in self._years:
             found = self._lookup("catalogue", f"/calendar/{year}") if 2000 <= year <= 2100 else None
-            self._years[year] = (CalendarYear.published(body_of(found)) if _ok(found) else None,
-                                 found)  # fmt: skip
+            self._years[year] = (CalendarYear.published(_published(found)), found)
         return self._years[year][0]
 
 
-def _ok(response: httpx.Response | None) -> bool:
-    return response is not None and response.status_code == 200
+def _named(states: frozenset[str]) -> str:
+    """The states as a reader knows them: a supplement request says where it was asked."""
+    shown = {
+        AT_RECEPTION: "'supplement-requested' (asked at reception)",
+        IN_PROCESSING: "'supplement-requested' (asked in processing)",
+    }
+    if states == {AT_RECEPTION, IN_PROCESSING}:
+        return "'supplement-requested'"
+    return " or ".join(sorted(shown.get(s, repr(s)) for s in states))
+
+
+def _published(response: httpx.Response | None) -> Any:
+    """The body of a successful lookup, or ``None``."""
+    return body_of(response) if response is not None and response.status_code == 200 else None
 
 
 def _objects(body: Any) -> Iterator[Mapping[str, Any]]:

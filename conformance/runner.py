@@ -51,10 +51,16 @@ def run_suites(
     quiet: bool = False,
     seed: int | None = None,
     extra: Sequence[str] = (),
+    select: Sequence[str] = (),
 ) -> RunResult:
-    """Run every suite against ``target``; exit 0 all MUSTs passed, 1 one failed, 2 set-up."""
+    """Run the suites against ``target``; the exit code is `conformance.report.exit_code`'s.
+
+    ``select`` names tests by the node ids a report records (``test_reception.py::test_…``);
+    absent, every suite runs. ``extra`` goes to pytest as it is.
+    """
+    paths = [str(SUITES_DIR / node) for node in select] or [str(SUITES_DIR)]
     arguments = [
-        str(SUITES_DIR),
+        *paths,
         "-c", str(SUITES_DIR / "pytest.ini"),
         "--rootdir", str(SUITES_DIR),
         "-p", "no:cacheprovider",

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(commands)
     add_load_command(commands)
     add_run_command(commands)
+    from conformance.cli import add_certification_commands  # lazily, like every command here
+
+    add_certification_commands(commands)  # doctor, replay, bundle, verify-bundle
     add_serve_command(commands)
     add_validate_command(commands)
     return parser

@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def start_reference(
-    work: Path, *extra: str, timeout: float = 60.0
+    work: Path, *extra: str, timeout: float = 120.0
 ) -> tuple[subprocess.Popen[bytes], str]:
     """The reference server as a child process, answering; and its base URL."""
     import httpx
@@ -79,19 +79,30 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _demo(arguments: argparse.Namespace) -> int:
+    import yaml
+
     from conformance.cli import run_and_report
+    from conformance.config import sandbox_document
 
     with tempfile.TemporaryDirectory(prefix="egov-demo-") as work_dir:
         work = Path(work_dir)
+        # The kit plays the national portal's sync endpoint (EVT-04): the server pushes there.
+        simulator_port = free_port()
         try:
-            process, base_url = start_reference(work)
+            process, base_url = start_reference(
+                work, "--sync-url", f"http://127.0.0.1:{simulator_port}"
+            )
         except RuntimeError as problem:
             print(f"egov-conformance demo: {problem}", file=sys.stderr)
             return 2
         try:
             print(f"reference server at {base_url}; running the conformance suites…")
+            document = sandbox_document(base_url)
+            document["simulators"] = {"host": "127.0.0.1", "port": simulator_port}
+            target = work / "target.yaml"
+            target.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
             if not arguments.profile:
                 arguments.profile = ["all"]
-            return run_and_report(base_url, arguments)
+            return run_and_report(str(target), arguments)
         finally:
             stop(process)

@@ -21,7 +21,13 @@ def add_serve_command(commands: Any) -> None:
         default="sqlite:///egov-reference.sqlite3",
         help="database URL: sqlite:///FILE (default, embedded) or postgresql://…",
     )
-    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; they share only the database (PostgreSQL suits several; on "
+        "SQLite each transaction then takes the write lock first, so they take turns)",
+    )
     serve.add_argument(
         "--public-url",
         help="the base URL clients use (default http://HOST:PORT); the token issuer",

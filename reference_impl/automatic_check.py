@@ -40,7 +40,8 @@ def unknown_component(procedure: dict[str, Any], component_code: str, pointer: s
     listed = ", ".join(c["code"] for c in procedure["components"])
     return FieldError(
         pointer,
-        f"Procedure {procedure['code']} has no component {component_code!r}; it lists {listed}.",
+        f"Thủ tục {procedure['code']} không có thành phần {component_code!r}; "
+        f"các thành phần của thủ tục: {listed}.",
         "component-unknown",
     )
 
@@ -54,8 +55,8 @@ def stored_file_errors(
         errors.append(
             FieldError(
                 pointer,
-                f"{info['fileName']!r} is {info['mediaType']}; component "
-                f"{requirement['code']} accepts {', '.join(requirement['mediaTypes'])}.",
+                f"Tệp {info['fileName']!r} có định dạng {info['mediaType']}; thành phần "
+                f"{requirement['code']} chỉ nhận {', '.join(requirement['mediaTypes'])}.",
                 "media-type",
             )
         )
@@ -64,8 +65,8 @@ def stored_file_errors(
         errors.append(
             FieldError(
                 pointer,
-                f"{info['fileName']!r} is {info['size']} bytes; component "
-                f"{requirement['code']} accepts at most {limit}.",
+                f"Tệp {info['fileName']!r} dung lượng {info['size']} byte; thành phần "
+                f"{requirement['code']} chỉ nhận tối đa {limit} byte.",
                 "file-size",
             )
         )
@@ -86,15 +87,18 @@ def repository_item(
         )
     ).scalar()
     if found is None:
-        detail = f"No item {item_id!r} exists in your Data Management Repository."
+        detail = f"Không có mục {item_id!r} trong Kho quản lý dữ liệu điện tử của bạn."
         return None, [FieldError(pointer, detail, "repository-item")]
     item = dict(found)
     errors = []
     if item.get("status") != "valid":
-        detail = f"Repository item {item_id!r} is {item.get('status')}; only a valid item counts."
+        detail = (
+            f"Mục {item_id!r} của Kho có trạng thái {item.get('status')}; "
+            "chỉ dùng được mục còn hiệu lực."
+        )
         errors.append(FieldError(pointer, detail, "repository-item"))
     if not item.get("file"):
-        detail = f"Repository item {item_id!r} has no file to attach."
+        detail = f"Mục {item_id!r} của Kho không có tệp để đính kèm."
         errors.append(FieldError(pointer, detail, "repository-item"))
     return (None, errors) if errors else (item, [])
 
@@ -112,7 +116,7 @@ def _missing_components(
     return [
         FieldError(
             "/components",
-            f"Component {required['code']!r} ({required['name']}) is required.",
+            f"Thiếu thành phần hồ sơ bắt buộc {required['code']!r} ({required['name']}).",
             "component-missing",
         )
         for required in procedure["components"]

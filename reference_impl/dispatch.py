@@ -106,9 +106,13 @@ class Router:
         return register
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Built once: json.dumps with options builds an encoder on every call."""
+
+
 def json_bytes(value: Any) -> bytes:
     """Serialise a JSON value the way every response is serialised."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def problem_response(problem: Problem) -> Response:
@@ -168,7 +172,7 @@ async def _context(
     path, query, headers, errors = read_parameters(
         operation.parameters,
         dict(request.path_params),
-        dict(request.query_params),
+        dict(request.query_params) if request.scope.get("query_string") else {},
         request.headers,
     )
     body = await _body(request, operation, errors)

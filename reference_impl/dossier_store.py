@@ -12,12 +12,13 @@ from datetime import date, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from . import variants
 from .accounts import ensure_account
 from .auth import Principal
 from .clock import VN_TZ, rfc3339
+from .db import Prepared
 from .events import emit, enqueue_push, notify
 from .lifecycle import NOT_OVERDUE, status_code, target_of
 from .tables import dossier_history, dossiers
@@ -45,8 +46,11 @@ _HISTORY_OF = (
 
 
 @cache
-def _load_statement(scope: str, for_update: bool) -> Select[Any]:
-    """The dossier of ``:dossier_id`` seen by an ``owner``, an ``agency`` (``:who``) or anyone."""
+def _load_statement(scope: str, for_update: bool) -> Prepared:
+    """The dossier of ``:dossier_id`` seen by an ``owner``, an ``agency`` (``:who``) or anyone.
+
+    Every operation on a dossier starts here, so it runs as prepared driver SQL.
+    """
     statement = select(dossiers.c.doc).where(dossiers.c.id == bindparam("dossier_id"))
     if scope == "owner":
         statement = statement.where(dossiers.c.owner_key == bindparam("who"))
@@ -54,7 +58,7 @@ def _load_statement(scope: str, for_update: bool) -> Select[Any]:
         statement = statement.where(dossiers.c.agency_code == bindparam("who"))
     if for_update:
         statement = statement.with_for_update()
-    return statement
+    return Prepared(statement)
 
 
 def fold_name(name: str) -> str:
@@ -89,7 +93,8 @@ def load(
         scope, parameters["who"] = "agency", principal.agency_code or ""
     else:
         scope, parameters["who"] = "owner", principal.owner_key
-    found = connection.execute(_load_statement(scope, for_update), parameters).scalar()
+    row = _load_statement(scope, for_update).first(connection, parameters)
+    found = row[0] if row is not None else None
     if found is None:
         exists = select(dossiers.c.id).where(dossiers.c.id == dossier_id)
         raise variants.hidden(connection, exists, "dossier", dossier_id)
@@ -227,6 +232,9 @@ def _announce(
     if services.settings.has_fault("notification-without-reason"):
         reason = None
     message = f"Hồ sơ {document['code']}: {from_status} → {document['status']}."
+    if document["status"] == "submitted" and document.get("officialReceiptTime"):
+        # Decree 45/2020/ND-CP Art. 11: the automatic confirmation gives the official receipt time.
+        message += f" Thời điểm tiếp nhận chính thức: {document['officialReceiptTime']}."
     if reason:
         message += f" Lý do: {reason}"
     silent = document["status"] == "submitted" and services.settings.has_fault(
@@ -254,7 +262,8 @@ def push_sync(
     history = [
         {k: v for k, v in entry.items() if k in ("at", "fromStatus", "toStatus", "reason")}
         for entry in history_of(connection, document["id"])
-        if "toStatus" in entry
+        # The NPSP knows a dossier from its submission on: drafts have no NPSP status number.
+        if entry.get("toStatus") not in (None, "draft")
     ]
     applicant = {k: v for k, v in document["applicant"].items() if k != "accountId"}
     snapshot = {

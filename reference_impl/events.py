@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from . import variants
 from .clock import rfc3339
@@ -139,6 +139,32 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_LEASE_SECONDS = 120
+"""How long a SQLite deliverer shared by processes holds the deliveries it claimed."""
+
+
+def _due(now: int) -> Select[Any]:
+    """Pending deliveries whose next attempt is due, oldest first."""
+    return (
+        select(deliveries)
+        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.seq)
+    )
+
+
+def _outcome(row: Any, outcome: str, error: str, now: int) -> dict[str, Any]:
+    """The delivery row's new values after one attempt."""
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500] or None}
+    if outcome == "delivered":
+        values["status"] = "delivered"
+    elif outcome == "rejected" or attempts >= MAX_ATTEMPTS:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = now + min(2**attempts, 300)
+    return values
+
+
 class Deliverer:
     """The background job that sends queued deliveries, with exponential back-off."""
 
@@ -148,34 +174,53 @@ class Deliverer:
         self._push_headers = push_headers
 
     async def run_once(self) -> int:
-        """Send what is due; return how many were delivered."""
+        """Send what is due; return how many were delivered.
+
+        Several server processes may share the database, each with its deliverer; none sends
+        a delivery another is sending. On PostgreSQL each delivery is claimed with a row lock
+        held while it is sent (a dead process's locks go with it, so nothing waits after a
+        crash); on a SQLite file shared by processes, with a lease on its next attempt.
+        """
         now = int(time.time())
         database = self._services.database
+        if database.dialect == "postgresql":
+            return await self._run_locked(now)
         with database.transaction() as connection:
-            due = list(
+            due = list(connection.execute(_due(now).limit(_BATCH)))
+            if due and database.begin_immediate:  # other processes: claim them for a while
+                claimed = [row.seq for row in due]
                 connection.execute(
-                    select(deliveries)
-                    .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
-                    .order_by(deliveries.c.seq)
-                    .limit(_BATCH)
+                    update(deliveries)
+                    .where(deliveries.c.seq.in_(claimed))
+                    .values(next_attempt_at=now + _LEASE_SECONDS)
                 )
-            )
         delivered = 0
         for row in due:
             outcome, error = await self._send(row)
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "last_error": error[:500] or None}
-            if outcome == "delivered":
-                values["status"] = "delivered"
-                delivered += 1
-            elif outcome == "rejected" or attempts >= MAX_ATTEMPTS:
-                values["status"] = "failed"
-            else:
-                values["next_attempt_at"] = now + min(2**attempts, 300)
+            values = _outcome(row, outcome, error, now)
+            delivered += outcome == "delivered"
             with database.transaction() as connection:
                 connection.execute(
                     update(deliveries).where(deliveries.c.seq == row.seq).values(**values)
                 )
+        return delivered
+
+    async def _run_locked(self, now: int) -> int:
+        """Deliver one due row at a time, each locked (``SKIP LOCKED``) until its outcome."""
+        delivered = 0
+        for _ in range(_BATCH):
+            with self._services.database.transaction() as connection:
+                claim = _due(now).limit(1).with_for_update(skip_locked=True)
+                row = connection.execute(claim).first()
+                if row is None:
+                    break
+                outcome, error = await self._send(row)
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.seq == row.seq)
+                    .values(**_outcome(row, outcome, error, now))
+                )
+            delivered += outcome == "delivered"
         return delivered
 
     async def _send(self, row: Any) -> tuple[str, str]:

@@ -10,6 +10,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import create_app
+from .db import for_several_processes
 from .settings import Settings
 
 _SETTINGS_ENV = "EGOV_REFERENCE_SETTINGS"
@@ -40,7 +41,14 @@ def app_from_env() -> Starlette:
 def run(
     settings: Settings, host: str, port: int, workers: int = 1, log_level: str = "info"
 ) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted.
+
+    With several workers, each process builds its own app from the same settings; they share
+    only the database, which keeps every acknowledged change, the dossier counters and the
+    outbox (see `db.for_several_processes` for SQLite).
+    """
+    if workers > 1:
+        settings = dataclasses.replace(settings, db_url=for_several_processes(settings.db_url))
     os.environ[_SETTINGS_ENV] = settings_to_env(settings)
     uvicorn.run(
         "reference_impl.server:app_from_env",

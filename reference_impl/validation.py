@@ -159,13 +159,46 @@ class BodyValidator:
                 raise bad_request("The form body is not UTF-8.") from None
             return media_type, dict(parse_qsl(text, keep_blank_values=True))
         try:
-            return media_type, json.loads(raw)
+            value = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise bad_request(
                 f"The body is not valid JSON: {exc}.",
                 [FieldError("/", "The body is not valid JSON.", "json")],
             ) from None
+        # Only a \uD800-\uDFFF escape can smuggle a lone surrogate past json.loads (raw
+        # surrogate bytes are not UTF-8): such a string is no Unicode text (RFC 8259 Sec. 8.2)
+        # and could not be stored, so it is refused here instead of failing later as a 500.
+        if b"\\ud" in raw.lower():
+            pointer = _lone_surrogate(value, "")
+            if pointer is not None:
+                raise bad_request(
+                    "A string of the body holds an unpaired UTF-16 surrogate; send Unicode text.",
+                    [FieldError(pointer or "/", "An unpaired surrogate is not text.", "unicode")],
+                )
+        return media_type, value
 
     def errors(self, media_type: str, value: Any) -> list[FieldError]:
         """Every schema violation of a decoded body."""
         return schema_errors(self.media[media_type], value)
+
+
+def _lone_surrogate(value: Any, pointer: str) -> str | None:
+    """The JSON pointer of the first string (or key) holding an unpaired surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return pointer
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            escaped = str(key).replace("~", "~0").replace("/", "~1")
+            found = _lone_surrogate(key, pointer) or _lone_surrogate(item, f"{pointer}/{escaped}")
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None

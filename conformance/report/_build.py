@@ -189,6 +189,17 @@ def build_report(
 
 
 def exit_code(report: Mapping[str, Any]) -> int:
-    """0 when every chosen profile of the report is certifiable, else 1 (also for none)."""
+    """The exit status a report earns: the vendor's failure apart from the kit's missing verdict.
+
+    0 when every chosen profile is certifiable; 1 when a MUST failed (a waived one does not
+    count); 2 when none failed but some MUST stands in the way all the same (in error, skipped
+    for a precondition, or not tested): the run could not reach a verdict, which is a set-up or
+    connection matter, not the target's failure.
+    """
     verdicts = [profile["verdict"] for profile in report.get("profiles", ())]
-    return 0 if verdicts and all(v == "certifiable" for v in verdicts) else 1
+    if verdicts and all(v == "certifiable" for v in verdicts):
+        return 0
+    # A report without profiles certifies nothing; it has always been a plain "not certified".
+    if not verdicts or report.get("summary", {}).get("failedMust"):
+        return 1
+    return 2

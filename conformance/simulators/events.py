@@ -137,15 +137,14 @@ class EventReceiver:
         body = await request.body()
         with self._changed:
             inbox = self._inboxes.get(token)
-            secret = inbox.secret if inbox else None
-        if inbox is None or secret is None:
+        if inbox is None:
             return JSONResponse(
                 {"title": "No such inbox", "status": 404},
                 404,
                 media_type="application/problem+json",
             )
         sent = request.headers.get(SIGNATURE_HEADER, "")
-        valid = hmac.compare_digest(sent.encode(), webhook_signature(secret, body).encode())
+        valid = hmac.compare_digest(sent.encode(), webhook_signature(inbox.secret, body).encode())
         try:
             parsed = json.loads(body)
         except ValueError:

@@ -33,6 +33,7 @@ from conformance.client import TargetClient
 from conformance.config import TargetConfig
 from conformance.scenario import Portal
 from conformance.simulators import ReceivedEvent, Simulators, secure_hash
+from egov_contract import SCHEMA_BASE, contract
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SIGNING_ALGORITHMS = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
@@ -68,6 +69,23 @@ def require_interface(target: TargetConfig, name: str) -> None:
     """Skip unless the configuration gives a base URL for interface ``name``."""
     if name not in target.base_urls:
         pytest.skip(f"the configuration gives no base URL for the {name} interface")
+
+
+def schema_of(definition: str) -> dict[str, Any]:
+    """The schema the contract names ``definition`` (e.g. ``sync.json#/$defs/x``), resolved."""
+    uri = SCHEMA_BASE + definition
+    found = contract().registry.resolver().lookup(uri).contents
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def contract_fields(definition: str, body: Any) -> dict[str, Any]:
+    """The members of ``body`` the contract's ``definition`` (e.g. ``sync.json#/$defs/x``) names.
+
+    Servers may add fields the contract does not list (conventions, Requests and responses);
+    comparing two answers member by member must look at the contract's fields only.
+    """
+    names = set(schema_of(definition).get("properties", {}))
+    return {k: v for k, v in body.items() if k in names} if isinstance(body, dict) else {}
 
 
 # ---- signatures ------------------------------------------------------------------------------
@@ -119,7 +137,7 @@ def key_set(requirement: str, response: httpx.Response, what: str) -> KeySet:
         response,
     )
     try:
-        return KeySet.import_key_set({"keys": keys})
+        return KeySet.import_key_set({"keys": list(keys or [])})
     except (JoseError, ValueError, TypeError) as problem:
         raise fail(
             requirement,

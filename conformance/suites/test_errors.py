@@ -29,6 +29,7 @@ from conformance.checks import (
 )
 from conformance.client import EXCHANGE_KEY, TargetClient
 from conformance.config import TargetConfig
+from conformance.invariants import Invariants
 from conformance.outcomes import CheckFailed, Exchange
 from conformance.pytest_plugin import ConformanceRun
 from conformance.scenario import Portal, document_bytes, upload
@@ -57,9 +58,9 @@ TEN_MB = 10 * 1000 * 1000
 
 
 @pytest.fixture
-def holdings(conformance: ConformanceRun) -> Holdings:
+def holdings(conformance: ConformanceRun, invariants: Invariants) -> Holdings:
     """applicantA's objects, made once per run."""
-    return holdings_of(conformance)
+    return holdings_of(conformance).observed_by(invariants)
 
 
 def _pointers(problem: dict[str, Any]) -> list[str]:

@@ -37,7 +37,7 @@ SCHEMAS = {
     ISSUED: "resultIssued",
     CANCELLED: "resultCancelled",
 }
-_QUIET_SECONDS = 1.5
+_QUIET_SECONDS = 1.0
 """How long after a control subscription got an event the kit waits for a stray delivery."""
 
 
@@ -55,9 +55,13 @@ def status_change(code: str, to_status: str) -> Any:
 
 
 def feed_events(
-    client: TargetClient, requirement: str, event_type: str, subject: str, max_pages: int = 30
+    client: TargetClient, requirement: str, event_type: str, subject: str, max_pages: int = 50
 ) -> list[dict[str, Any]]:
-    """The events of ``event_type`` about ``subject`` in the pull feed (oldest first)."""
+    """The events of ``event_type`` about ``subject`` in the pull feed (oldest first).
+
+    The feed starts at the oldest event kept and cannot be entered at "now", so it is walked
+    from the start; a feed too long to walk is a skip, not a verdict.
+    """
     found: list[dict[str, Any]] = []
     params: dict[str, Any] = {"type": event_type, "limit": 100}
     for _ in range(max_pages):
@@ -66,13 +70,16 @@ def feed_events(
         items = page.get("items") or []
         found.extend(e for e in items if isinstance(e, dict) and e.get("subject") == subject)
         if not items or not page.get("nextCursor"):
-            break
+            return found
         params = {**params, "after": page["nextCursor"]}
-    return found
+    pytest.skip(
+        f"the event feed holds more than {max_pages * 100} {event_type} events before this "
+        "test's: the kit does not walk that far to compare webhook and feed ids"
+    )
 
 
 @pytest.mark.requirement("EVT-01")
-def test_events_are_cloudevents_whose_ids_stay_the_same(
+def test_list_events_and_webhooks_carry_cloudevents_with_stable_ids(
     portal: Portal, client: TargetClient, target: TargetConfig, simulators: Simulators
 ) -> None:
     """Each event is a CloudEvents 1.0 envelope with its own id, the same in webhook and feed."""
@@ -133,7 +140,7 @@ def test_events_are_cloudevents_whose_ids_stay_the_same(
 
 
 @pytest.mark.requirement("EVT-02")
-def test_changes_other_systems_must_learn_of_become_events(
+def test_create_subscription_receives_every_cross_system_change(
     portal: Portal, client: TargetClient, target: TargetConfig, simulators: Simulators
 ) -> None:
     """A status change, a payment, a result issued and a result cancelled each make their event."""

@@ -27,6 +27,7 @@ import pytest
 from conformance.checks import body_of, describe, expect, expect_status, operation_index
 from conformance.client import TargetClient
 from conformance.config import TargetConfig
+from conformance.invariants import Invariants
 from conformance.pytest_plugin import ConformanceRun
 from conformance.scenario import Portal, document_bytes, file_for, sample_form, upload
 from egov_contract import contract
@@ -57,6 +58,14 @@ class Holdings:
         self.portal = Portal(self.client, run.target)
         self.tag = secrets.token_hex(4)
         self._made: dict[str, Any] = {}
+        self._observed = False
+
+    def observed_by(self, invariants: Invariants) -> Holdings:
+        """Let the invariants see every answer the holdings' steps get (once)."""
+        if not self._observed:
+            self.client.observe(invariants)
+            self._observed = True
+        return self
 
     def _once(self, name: str, make: Callable[[], T]) -> T:
         if name not in self._made:
@@ -291,9 +300,9 @@ def holdings_of(run: ConformanceRun) -> Holdings:
 
 
 @pytest.fixture
-def holdings(conformance: ConformanceRun) -> Holdings:
+def holdings(conformance: ConformanceRun, invariants: Invariants) -> Holdings:
     """applicantA's objects, made once per run."""
-    return holdings_of(conformance)
+    return holdings_of(conformance).observed_by(invariants)
 
 
 # ---- helpers shared with other suites --------------------------------------------------------
@@ -331,7 +340,7 @@ def walk(
     client: TargetClient,
     interface: str,
     path: str,
-    as_: str,
+    as_: str | None,
     params: dict[str, Any] | None = None,
     *,
     limit: int = PAGE_LIMIT,
@@ -343,7 +352,7 @@ def walk(
     for _ in range(pages):
         answer = client.call("GET", interface, path, as_=as_, params=query)
         found.answers.append(answer)
-        body = expect_status(requirement, answer, 200, why=f"{as_} lists {path}")
+        body = expect_status(requirement, answer, 200, why=f"{as_ or 'anyone'} lists {path}")
         expect(
             requirement,
             isinstance(body, dict) and isinstance(body.get("items"), list),

@@ -33,11 +33,17 @@ def register(portal: Portal) -> None:
     expect_status("ACC-01", answer, 200, 201, why="registering (again) is harmless")
 
 
+def refs_of(note: Notification) -> dict[str, Any]:
+    """The objects a notification names (empty when it names none)."""
+    refs = note.get("refs")
+    return refs if isinstance(refs, dict) else {}
+
+
 def about(dossier: dict[str, Any]) -> Callable[[Notification], bool]:
     """Whether a notification is about ``dossier`` (by id or by code)."""
 
     def matches(note: Notification) -> bool:
-        refs = note.get("refs") if isinstance(note.get("refs"), dict) else {}
+        refs = refs_of(note)
         return refs.get("dossierId") == dossier["id"] or (
             bool(dossier.get("code")) and refs.get("dossierCode") == dossier["code"]
         )
@@ -195,7 +201,7 @@ def test_deliver_result_notifies_the_applicant_with_the_result_code(portal: Port
     result = codes[-1]
 
     def names_result(note: Notification) -> bool:
-        refs = note.get("refs") if isinstance(note.get("refs"), dict) else {}
+        refs = refs_of(note)
         return refs.get("resultCode") == result or result in text_of(note)
 
     wait_for(

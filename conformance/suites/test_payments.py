@@ -320,7 +320,7 @@ def test_get_payment_receipt_is_the_platforms_signed_receipt_for_payer_and_agenc
     )
     expect(
         "PAY-06",
-        settled.get("status") == "succeeded" and settled.get("receiptAvailable"),
+        settled.get("status") == "succeeded" and settled.get("receiptAvailable") is True,
         "the payment succeeded and the portal holds the receipt (receiptAvailable)",
         f"status {settled.get('status')!r}, receiptAvailable {settled.get('receiptAvailable')!r}",
     )

@@ -28,9 +28,15 @@ from ._s3_support import (
 _VERIFICATION_CODE = re.compile(r"(?<![A-Za-z0-9])[A-Z0-9]{12}(?![A-Za-z0-9])")
 
 
+_printed: dict[tuple[str, str], httpx.Response] = {}
+"""Printouts already fetched in this run: the shared result is printed once per identity."""
+
+
 def printout(portal: Portal, requirement: str, code: str, as_: str) -> httpx.Response:
     """``getResultPrintout`` as ``as_``: a PDF (200, application/pdf, %PDF- magic)."""
-    answer = portal.call("GET", "results", f"/results/{code}/printout", as_=as_)
+    answer = _printed.get((code, as_)) or portal.call(
+        "GET", "results", f"/results/{code}/printout", as_=as_
+    )
     expect_status(requirement, answer, 200, why=f"the {as_} prints the result")
     media = answer.headers.get("content-type", "").split(";")[0].strip()
     expect(
@@ -40,6 +46,7 @@ def printout(portal: Portal, requirement: str, code: str, as_: str) -> httpx.Res
         f"{media!r}, starting {answer.content[:8]!r}",
         answer,
     )
+    _printed[(code, as_)] = answer
     return answer
 
 

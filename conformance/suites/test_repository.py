@@ -236,7 +236,7 @@ def test_list_repository_items_shows_owner_kind_title_origin_and_metadata(
 
 
 @pytest.mark.requirement("STO-02")
-def test_files_come_back_byte_identical_also_after_the_dossier_ended(
+def test_download_component_and_result_give_back_the_stored_bytes_after_the_end(
     portal: Portal, target: TargetConfig, returned_result: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     """Component files and the result document come back as stored after the dossier ends."""

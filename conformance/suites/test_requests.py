@@ -9,9 +9,8 @@ import pytest
 
 from conformance.checks import expect, expect_conforms, expect_refused, expect_status
 from conformance.scenario import Portal
-from egov_contract import contract
 
-from ._s3_support import find_in_pages, poll
+from ._s3_support import find_in_pages, poll, schema_of
 
 ANSWER = "Ông/bà nộp văn bản của người làm chứng xác nhận việc sinh (Luật Hộ tịch, Điều 16)."
 REFUSAL = "Nội dung thuộc thẩm quyền của Ban Quản lý dự án thành phố; đề nghị gửi tới đơn vị này."
@@ -166,8 +165,7 @@ def test_resolve_request_answers_online_and_notifies_the_requester(portal: Porta
 @pytest.mark.requirement("REQ-04")
 def test_submit_request_honours_the_requesters_choice_of_notification() -> None:
     """A requester who asked not to be notified electronically is notified the way they asked."""
-    schema = contract().schema_validator("online-request.json#/$defs/requestSubmission").schema
-    target = contract().registry.resolver().lookup(schema["$ref"]).contents
+    target = schema_of("online-request.json#/$defs/requestSubmission")
     fields = [
         name
         for name in target.get("properties", {})

@@ -32,6 +32,7 @@ from joserfc.jwk import ECKey, RSAKey
 from conformance.checks import body_of, describe, expect, fail
 from conformance.client import TargetClient
 from conformance.config import SPEC_OF_INTERFACE, TargetConfig
+from conformance.invariants import Invariants
 from conformance.outcomes import CheckFailed
 from conformance.pytest_plugin import ConformanceRun
 from conformance.suites.test_accounts import audiences, claims_of, sign_in
@@ -276,7 +277,7 @@ def sweep(
         listed = "; ".join(f"{o.operation_id}: {describe(a)[:120]}" for o, a in wrong)
         raise fail(
             requirement,
-            f"{expected}, on every protected operation ({len(operations)} called)",
+            f"{expected}, on every one of the {len(operations)} operations called",
             f"{len(wrong)} answered otherwise: {listed}",
             *(answer for _, answer in wrong[:EVIDENCE_LIMIT]),
         )
@@ -381,9 +382,9 @@ def tokens(client: TargetClient, target: TargetConfig) -> Tokens:
 
 
 @pytest.fixture
-def holdings(conformance: ConformanceRun) -> Holdings:
+def holdings(conformance: ConformanceRun, invariants: Invariants) -> Holdings:
     """applicantA's objects, made once per run."""
-    return holdings_of(conformance)
+    return holdings_of(conformance).observed_by(invariants)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def moves(entries: list[dict[str, Any]]) -> list[tuple[str | None, str | None]]:
 
 
 @pytest.mark.requirement("STO-03")
-def test_dossier_history_records_every_move_with_time_actor_and_reason(
+def test_get_dossier_history_records_every_move_with_time_and_actor(
     portal: Portal, returned_result: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     """Each component, status change and result says who, to which agency and when."""
@@ -112,7 +112,7 @@ def test_dossier_history_records_every_move_with_time_actor_and_reason(
 
 
 @pytest.mark.requirement("STO-03")
-def test_dossier_history_keeps_the_reason_of_a_refusal(portal: Portal) -> None:
+def test_get_dossier_history_keeps_the_reason_of_a_refusal(portal: Portal) -> None:
     """A refusal's history entry records the officer, the time and the reason given."""
     dossier = portal.submitted()
     portal.step("STO-03", dossier["id"], "refusal", {"reason": REFUSAL})

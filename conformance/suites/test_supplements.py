@@ -309,7 +309,7 @@ def test_update_dossier_refuses_changes_to_a_submitted_dossier_outside_a_supplem
     for dossier in (portal.submitted(), portal.received()):
         path = f"/dossiers/{dossier['id']}"
         held = current_component(dossier, component["code"])
-        attempts = (
+        attempts: tuple[tuple[str, str, str, dict[str, Any] | None], ...] = (
             ("updateDossier", "PATCH", path, {"form": {}}),
             (
                 "addComponent",

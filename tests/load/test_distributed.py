@@ -11,7 +11,7 @@ import pytest
 
 from tests.reference.live import LiveServer, free_port
 
-from .conftest import REFERENCE_SLO, ROOT
+from .conftest import ROOT
 
 RUN_SECONDS = 10
 
@@ -28,7 +28,7 @@ def test_master_and_two_workers_share_the_run_and_stop_at_its_end(
         [*locust, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
          "--expect-workers", "2", "--expect-workers-max-wait", "30", "--headless",
          "-u", "6", "-t", f"{RUN_SECONDS}s", "--host", reference.base_url,
-         "--egov-report", str(tmp_path), "--egov-slo", str(REFERENCE_SLO),
+         "--egov-report", str(tmp_path),
          "--csv", str(tmp_path / "locust"), "--only-summary"],
         cwd=ROOT, stdout=master_log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -54,9 +54,10 @@ def test_master_and_two_workers_share_the_run_and_stop_at_its_end(
     assert code == 0, log[-3000:]
     assert worker_codes == [0, 0]
     assert "Shape test stopping" in log
-    summary = json.loads((tmp_path / "summary.json").read_text("utf-8"))
-    contributed = summary["run"]["workers"]
+    # No levels file: this checks the distribution, not the shared machine's latencies.
+    measured = json.loads((tmp_path / "measurements.json").read_text("utf-8"))
+    contributed = measured["workers"]
     assert len(contributed) == 2, contributed
     assert all(requests > 0 for requests in contributed.values()), contributed
-    assert sum(contributed.values()) == summary["totals"]["requests"]
-    assert abs(summary["run"]["durationSeconds"] - RUN_SECONDS) < 3
+    assert sum(contributed.values()) == measured["total"]["requests"]
+    assert abs(measured["durationSeconds"] - RUN_SECONDS) < 3

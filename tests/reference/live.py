@@ -49,7 +49,7 @@ class LiveServer:
         self._log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 30.0) -> LiveServer:
+    def start(self, timeout: float = 120.0) -> LiveServer:
         """Start the process and wait until it answers."""
         with self._log.open("ab") as log:
             self.process = subprocess.Popen(

@@ -859,3 +859,19 @@ def test_withdrawal_then_stop(server: Server) -> None:
     assert stopped["status"] == "stopped"
     assert stopped["stopReason"] == REASON
     assert stopped["statusCode"] == 8
+
+
+def test_create_dossier_refuses_an_unpaired_surrogate_with_400(server: Server) -> None:
+    """A lone UTF-16 surrogate is no Unicode text (RFC 8259 Sec. 8.2): 400 naming it, not 500."""
+    # json.dumps escapes a lone surrogate it is given, so the escape is put in by hand.
+    body = {"procedureCode": PROCEDURE, "agencyCode": AGENCY, "form": {"x": "LONE"}}
+    raw = json.dumps(body).replace("LONE", "\\ud800")
+    answer = server.call(
+        "POST",
+        "/dossiers",
+        who=APPLICANT,
+        content=raw.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert "/form/x" in [e["pointer"] for e in answer.json()["errors"]]

@@ -248,7 +248,8 @@ def _grade(
     if report.passed:
         return outcome
     error = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(error, CheckFailed) and report.when == "call":
+    # A broken requirement is the target's, whether a test or a fixture of it found it.
+    if isinstance(error, CheckFailed) and report.when in ("setup", "call"):
         outcome.outcome = Outcome.FAILED
         outcome.failure = FailureDetail(
             requirement=error.requirement,

@@ -60,12 +60,35 @@ def _field_error(error: ValidationError, prefix: str) -> FieldError:
     if error.validator in ("oneOf", "anyOf") and error.context:
         # "not valid under any of the given schemas" names no field; the alternative that came
         # closest to matching does (e.g. /file/fileName inside one branch of a oneOf).
-        error = best_match(error.context)
+        error = _closest_alternative(error)
     pointer = prefix + pointer_of(error.absolute_path)
     message = error.message
     if len(message) > 300:  # messages quote the instance; keep them readable
         message = message[:297] + "..."
     return FieldError(pointer=pointer or "/", detail=message, rule=str(error.validator))
+
+
+_SHAPE_RULES = frozenset({"required", "additionalProperties", "type", "const", "enum"})
+
+
+def _closest_alternative(error: ValidationError) -> ValidationError:
+    """The most telling error of the alternative whose shape the instance has.
+
+    An alternative the instance misses at its top (a required member absent, a member it does
+    not allow) is a worse fit than one that only fails deeper down: an upload whose file name
+    breaks the pattern is an upload with a bad name, not a Repository reference lacking its id.
+    """
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        key = sub.relative_schema_path[0] if sub.relative_schema_path else None
+        branches.setdefault(key, []).append(sub)
+
+    def misfit(errors: list[ValidationError]) -> tuple[int, int]:
+        at_top = sum(1 for e in errors if e.validator in _SHAPE_RULES and not e.relative_path)
+        return at_top, len(errors)
+
+    closest = min(branches.values(), key=misfit)
+    return best_match(closest) or closest[0]
 
 
 @dataclass(frozen=True)
@@ -159,10 +182,13 @@ class BodyValidator:
                 raise bad_request("The form body is not UTF-8.") from None
             return media_type, dict(parse_qsl(text, keep_blank_values=True))
         try:
-            value = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            value = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError and NaN/Infinity, which RFC 8259 does not allow;
+            # RecursionError is a body nested deeper than any document of the contract.
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise bad_request(
-                f"The body is not valid JSON: {exc}.",
+                f"The body is not valid JSON: {detail}.",
                 [FieldError("/", "The body is not valid JSON.", "json")],
             ) from None
         # Only a \uD800-\uDFFF escape can smuggle a lone surrogate past json.loads (raw
@@ -180,6 +206,10 @@ class BodyValidator:
     def errors(self, media_type: str, value: Any) -> list[FieldError]:
         """Every schema violation of a decoded body."""
         return schema_errors(self.media[media_type], value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 Sec. 6)")
 
 
 def _lone_surrogate(value: Any, pointer: str) -> str | None:

@@ -24,6 +24,7 @@ from base64 import urlsafe_b64decode, urlsafe_b64encode
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Select
 
@@ -210,7 +211,10 @@ def _extend_problem(messages: list[Message], scope: Scope) -> list[Message]:
     if not media.startswith(PROBLEM_MEDIA_TYPE.encode()):
         return messages
     problem = json.loads(b"".join(m.get("body", b"") for m in messages[1:]))
-    problem.setdefault("instance", scope.get("path", "/"))
+    # The path as it came on the wire (percent-encoded): the decoded one may hold characters a
+    # URI reference cannot, and `instance` must be one (RFC 9457 Sec. 3.1.5).
+    raw_path = scope.get("raw_path") or scope.get("path", "/").encode()
+    problem.setdefault("instance", quote(raw_path.decode("latin-1"), safe="/%:@!$&'()*+,;=-._~"))
     problem["traceId"] = os.urandom(16).hex()
     body = json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
     headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]

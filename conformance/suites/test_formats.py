@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +23,7 @@ from conformance.config import TargetConfig
 from conformance.invariants import Invariants
 from conformance.outcomes import CheckFailed
 from conformance.pytest_plugin import ConformanceRun
-from conformance.suites.test_isolation import Holdings, holdings_of, walk
+from conformance.suites.test_isolation import Holdings, example_body, holdings_of, walk
 from egov_contract.formats import explain_agency_code
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -397,11 +399,37 @@ class Read:
 
 
 def _synced(client: TargetClient, holdings: Holdings) -> httpx.Response:
-    """getSyncedDossier of applicantA's submitted dossier (pushed there if the target is a
-    one-stop system syncing to itself; a 404 is a declared answer too)."""
-    return client.call(
+    """getSyncedDossier: applicantA's dossier when the target synced it to itself, else a
+    snapshot the kit pushes first (of a weekday long past, so that no real dossier has its code).
+    """
+    mine = client.call(
         "GET", "sync", f"/sync/dossiers/{holdings.submitted()['code']}", as_="system"
     )
+    if mine.status_code != 404:
+        return mine
+    agency = holdings.target.procedures.agency_code
+    rng = random.SystemRandom()
+    day = date(2001, 1, 1) + timedelta(days=rng.randrange(3650))
+    day -= timedelta(days=max(0, day.weekday() - 4))  # a Friday at the latest
+    code = f"{agency}-{day:%y%m%d}-{rng.randrange(1, 10000):04d}"
+    at = [f"{day.isoformat()}T{clock}+07:00" for clock in ("08:15:00", "09:30:12", "10:02:41")]
+    snapshot = {
+        **example_body("syncDossier"),
+        "dossierCode": code,
+        "procedureCode": holdings.target.procedures.primary,
+        "agencyCode": agency,
+        "submittedAt": at[0],
+        "officialReceiptTime": at[0],
+        "updatedAt": at[2],
+        "history": [
+            {"at": at[0], "fromStatus": "draft", "toStatus": "submitted"},
+            {"at": at[1], "fromStatus": "submitted", "toStatus": "received"},
+            {"at": at[2], "fromStatus": "received", "toStatus": "in-process"},
+        ],
+    }
+    snapshot.pop("appointmentDate", None)
+    client.call("PUT", "sync", f"/sync/dossiers/{code}", as_="system", json=snapshot)
+    return client.call("GET", "sync", f"/sync/dossiers/{code}", as_="system")
 
 
 def _my_account(client: TargetClient) -> httpx.Response:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from conformance.checks import body_of, describe, expect, expect_status, operation_index
+from conformance.checks import describe, expect, expect_status, operation_index
 from conformance.client import TargetClient
 from conformance.config import TargetConfig
 from conformance.invariants import Invariants
@@ -161,6 +161,56 @@ class Holdings:
             unpaid = self._unpaid(dossier["id"])
         expect("PAY-01", bool(unpaid), "an unpaid fee obligation on the dossier", "none")
         return dossier, unpaid
+
+    def foreign_payment(self) -> dict[str, Any]:
+        """A pending payment of applicantA to another agency than the configured one.
+
+        Its platform transaction has another merchant: one a system client of the configured
+        agency's province may well not collect for. Another province's agency comes first.
+        """
+
+        def make() -> dict[str, Any]:
+            procedure = self.target.procedures.with_fee
+            if not procedure:
+                pytest.skip(
+                    "insufficient test data: the configuration names no procedure with a fee"
+                )
+            own = self.target.procedures.agency_code
+            others = [
+                a for a in self.portal.procedure(procedure).get("agencyCodes", []) if a != own
+            ]
+            if not others:
+                pytest.skip(f"insufficient test data: procedure {procedure} has one agency only")
+            province = own.rsplit(".", 1)[-1]
+            agency = sorted(others, key=lambda a: a.rsplit(".", 1)[-1] == province)[0]
+            created = self.portal.create("applicantA", procedure, agencyCode=agency)
+            dossier = expect_status("SUB-01", created, 201, why=f"a draft for agency {agency}")
+            for component in self.portal.procedure(procedure).get("components", []):
+                if component.get("required"):
+                    added = self.portal.attach(
+                        dossier["id"], component["code"], upload(file_for(component))
+                    )
+                    expect_status("SUB-01", added, 201, why=f"component {component['code']}")
+            answer = self.portal.submit(dossier["id"])
+            expect_status("RCV-03", answer, 200, 201, 202, why="a complete dossier is received")
+            unpaid = self._unpaid(dossier["id"])
+            if not unpaid:
+                pytest.skip(
+                    f"no fee is due on submission at {agency}; raising one needs an officer "
+                    "of that agency, whom the configuration does not name"
+                )
+            paid = self.call(
+                "POST",
+                "payments",
+                "/payments",
+                as_="applicantA",
+                json={"obligationIds": [o["id"] for o in unpaid]},
+                headers={"Idempotency-Key": f"kit-{self.tag}-pay-foreign"},
+            )
+            payment = expect_status("PAY-02", paid, 201, 200, why=f"a payment to {agency}")
+            return {"dossier": dossier, "obligations": unpaid, "payment": payment, "agency": agency}
+
+        return self._once("foreign-payment", make)
 
     def _unpaid(self, dossier_id: str) -> list[dict[str, Any]]:
         answer = self.call(
@@ -761,20 +811,28 @@ def _lists_item(a: Attempt) -> None:
 
 @check("reads", "platform-transaction")
 def _reads_transaction(a: Attempt) -> None:
-    payment = a.holdings.payment()["payment"]
+    payment = a.holdings.foreign_payment()["payment"]
     transaction = payment.get("transactionId")
     if not transaction:
         pytest.skip("the payment names no platform transaction")
-    listing = a.call(
-        "GET", "paymentPlatform", "/platform/reconciliation", params={"limit": PAGE_LIMIT}
+    # The client's own reconciliation says which transactions are its merchants': one it does
+    # not list there is another client's, and getPlatformPayment must not show it either.
+    listing = a.client.call(
+        "GET",
+        "paymentPlatform",
+        "/platform/reconciliation",
+        as_=a.role,
+        params={"limit": PAGE_LIMIT},
     )
     if listing.status_code == 200:
-        items = (body_of(listing) or {}).get("items", [])
-        if any(i.get("transactionId") == transaction for i in items):
+        found = walk(a.requirement, a.client, "paymentPlatform", "/platform/reconciliation", a.role)
+        if any(i.get("transactionId") == transaction for i in found.items):
             pytest.skip(
-                "the configured system client collects for the agency: the transaction "
-                "is its own to read"
+                "the configured system client collects for that agency too: the "
+                "transaction is its own to read"
             )
+        if not found.complete:
+            pytest.skip("the system client's reconciliation is too long to walk")
     answer = a.call("GET", "paymentPlatform", f"/platform/payment-requests/{transaction}")
     hidden(
         a.requirement,

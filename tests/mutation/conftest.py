@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.reference.live import LiveServer
+from conformance.config import sandbox_document
+from tests.reference.live import LiveServer, free_port
 
 RUN_TIMEOUT = 600.0
 
@@ -46,10 +48,32 @@ class SuiteRun:
         ]
 
 
-def run_suites(base_url: str, report_dir: Path, *requirements: str) -> SuiteRun:
-    """The kit's command line against ``base_url``, restricted to ``requirements`` if given."""
-    command = [sys.executable, "-m", "egov_cli", "run", "--target", base_url, "--profile", "all",
-               "--report", str(report_dir), "--quiet"]  # fmt: skip
+@dataclass(frozen=True)
+class Target:
+    """A live reference server and the port the kit's simulators listen on for it."""
+
+    server: LiveServer
+    simulator_port: int
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL."""
+        return self.server.base_url
+
+    def write_config(self, path: Path) -> Path:
+        """The sandbox configuration of this server, with the simulators' fixed port."""
+        document = sandbox_document(self.base_url)
+        document["simulators"] = {"host": "127.0.0.1", "port": self.simulator_port}
+        path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+        return path
+
+
+def run_suites(target: Target, report_dir: Path, *requirements: str) -> SuiteRun:
+    """The kit's command line against ``target``, restricted to ``requirements`` if given."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    config = target.write_config(report_dir.parent / "target.yaml")
+    command = [sys.executable, "-m", "egov_cli", "run", "--target", str(config), "--profile",
+               "all", "--report", str(report_dir), "--quiet"]  # fmt: skip
     for requirement in requirements:
         command += ["--requirement", requirement]
     done = subprocess.run(
@@ -62,14 +86,16 @@ def run_suites(base_url: str, report_dir: Path, *requirements: str) -> SuiteRun:
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Any]:
-    """Start a reference server with extra options; stopped after the test."""
+    """Start a reference server with extra options, pushing to the kit's NPSP simulator."""
     started: list[LiveServer] = []
 
-    def start(*options: str) -> LiveServer:
+    def start(*options: str) -> Target:
+        port = free_port()
         server = LiveServer(f"sqlite:///{tmp_path / 'reference.sqlite3'}",
-                            tmp_path / "server.log", *options).start()  # fmt: skip
+                            tmp_path / "server.log", "--sync-url", f"http://127.0.0.1:{port}",
+                            *options).start()  # fmt: skip
         started.append(server)
-        return server
+        return Target(server, port)
 
     yield start
     for server in started:

@@ -36,14 +36,34 @@ def kill_rate() -> Iterator[None]:
             print("survivors: " + ", ".join(missed))
 
 
-@pytest.mark.parametrize("name", sorted(FAULTS))
+# Faults a black-box run cannot always see, each with the reason. Strict where it never can.
+_TIME_DEPENDENT = (
+    "Only visible when the run happens outside the agency's working hours (receipt-time) or "
+    "when a receipt falls before a non-working day (appointments); the kit uses the real "
+    "clock. Both were caught by runs under faketime at Saturday 22:40 and Friday 10:00."
+)
+_LIMITS = {
+    "accept-expired-token": pytest.mark.xfail(
+        strict=True,
+        reason="the sandbox's tokens live 3600 s and the kit cannot get a validly signed token "
+        "that has expired; forged and expired-and-forged tokens are caught (SEC-02)",
+    ),
+    "receipt-time-not-rolled": pytest.mark.xfail(strict=False, reason=_TIME_DEPENDENT),
+    "appointment-in-calendar-days": pytest.mark.xfail(strict=False, reason=_TIME_DEPENDENT),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=_LIMITS.get(name, ())) for name in sorted(FAULTS)],
+)
 def test_fault_is_caught_by_its_requirement(
     name: str, live: Callable[..., Any], tmp_path: Path
 ) -> None:
     fault = FAULTS[name]
     level = load_catalogue().by_id(fault.requirement).level
     server = live("--fault", name)
-    run = run_suites(server.base_url, tmp_path / "report", fault.requirement)
+    run = run_suites(server, tmp_path / "report", fault.requirement)
     expected = "failed" if level == "MUST" else "warning"
     outcome = run.outcome_of(fault.requirement)
     _KILLED[name] = outcome == expected

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.mutation]
 def test_the_healthy_reference_server_is_certifiable(
     live: Callable[..., Any], tmp_path: Path
 ) -> None:
-    run = run_suites(live().base_url, tmp_path / "report")
+    run = run_suites(live(), tmp_path / "report")
     assert run.report is not None, run.output[-3000:]
     assert run.failing() == [], run.output[-3000:]
     assert run.exit_code == 0, run.output[-3000:]
@@ -34,7 +34,7 @@ def test_every_valid_variant_at_once_is_certifiable(
     live: Callable[..., Any], tmp_path: Path
 ) -> None:
     options = [option for name in sorted(VARIANTS) for option in ("--variant", name)]
-    run = run_suites(live(*options).base_url, tmp_path / "report")
+    run = run_suites(live(*options), tmp_path / "report")
     assert run.report is not None, run.output[-3000:]
     assert run.failing() == [], run.output[-3000:]
     assert run.exit_code == 0, run.output[-3000:]

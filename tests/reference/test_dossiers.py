@@ -875,3 +875,21 @@ def test_create_dossier_refuses_an_unpaired_surrogate_with_400(server: Server) -
     )
     assert answer.status_code == 400, answer.text
     assert "/form/x" in [e["pointer"] for e in answer.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"procedureCode": NaN}', b"[" * 5000 + b"]" * 5000, b'{"form": Infinity}'],
+    ids=["nan", "nested-too-deep", "infinity"],
+)
+def test_create_dossier_refuses_what_is_not_json_with_400(server: Server, raw: bytes) -> None:
+    """NaN, Infinity and absurd nesting are not JSON (RFC 8259): a 400 problem, never a 500."""
+    answer = server.call(
+        "POST",
+        "/dossiers",
+        who=APPLICANT,
+        content=raw,
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")

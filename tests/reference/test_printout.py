@@ -24,8 +24,9 @@ from .test_results import (
     issue,
 )
 
-_OBJECT = re.compile(rb"(\d+) 0 obj(.*?)endobj", re.S)
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+_OBJECT_START = re.compile(rb"(\d+) 0 obj")
+_STREAM_START = re.compile(rb"stream\r?\n")
+_LENGTH = re.compile(rb"/Length (\d+)(?![\d ])")  # a direct length (fpdf2 writes no other)
 _FONT_REF = re.compile(rb"/(F\d+) (\d+) 0 R")
 _TO_UNICODE = re.compile(rb"/ToUnicode (\d+) 0 R")
 _BFCHAR = re.compile(rb"<([0-9A-Fa-f]+)> <([0-9A-Fa-f]+)>")
@@ -34,16 +35,28 @@ _ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"b": b"\b", b"f": b"\f"}
 
 
 def _objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
-    """Each object's dictionary and (inflated) stream."""
-    found = {}
-    for number, body in _OBJECT.findall(pdf):
-        stream = _STREAM.search(body)
-        data = None
-        if stream:
-            data = stream.group(1)
-            if b"/FlateDecode" in body[: stream.start()]:
-                data = zlib.decompress(data)
-        found[int(number)] = (body[: stream.start()] if stream else body, data)
+    """Each object's dictionary and (inflated) stream.
+
+    A stream is cut by its ``/Length``, never by searching for ``endstream``: compressed bytes
+    may end in a CR or hold the bytes of ``endobj``, and a search would cut them short.
+    """
+    found: dict[int, tuple[bytes, bytes | None]] = {}
+    position = 0
+    while (start := _OBJECT_START.search(pdf, position)) is not None:
+        end = pdf.index(b"endobj", start.end())
+        stream = _STREAM_START.search(pdf, start.end(), end)
+        if stream is None:
+            found[int(start.group(1))] = (pdf[start.end() : end], None)
+            position = end
+            continue
+        dictionary = pdf[start.end() : stream.start()]
+        length = _LENGTH.search(dictionary)
+        assert length is not None, dictionary
+        data = pdf[stream.end() : stream.end() + int(length.group(1))]
+        if b"/FlateDecode" in dictionary:
+            data = zlib.decompress(data)
+        found[int(start.group(1))] = (dictionary, data)
+        position = pdf.index(b"endobj", stream.end() + int(length.group(1)))
     return found
 
 

@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from conformance.client import REDACTED, TargetClient, redact_fields, redact_url
-from conformance.config import sandbox_target
+from conformance.config import SANDBOX_SYSTEM, sandbox_target
 from conformance.identities import TokenSource
 from conformance.outcomes import HarnessError
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"
-SECRET = "sandbox-only-d0d63c6de9bb4e58a05dd9a0b4d9b0a4"
+SECRET = SANDBOX_SYSTEM[1]  # a secret the configuration holds, so the client knows it
 
 
 def answer(request: httpx.Request) -> httpx.Response:

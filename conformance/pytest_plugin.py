@@ -149,7 +149,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
     wanted = run.requirement_ids()
     only = set(config.getoption("--egov-requirement"))
-    unknown = sorted(r for i in items for r in requirements_of(i) if r not in _ids(run))
+    known = frozenset(r.id for r in run.catalogue)
+    unknown = sorted(r for i in items for r in requirements_of(i) if r not in known)
     if unknown:
         raise pytest.UsageError(f"tests name requirements not in the catalogue: {unknown}")
     kept, dropped = [], []
@@ -169,10 +170,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 pytest.mark.skip(reason=f"capability '{missing[0]}' not claimed by the target")
             )
     run.total = len(items)
-
-
-def _ids(run: ConformanceRun) -> frozenset[str]:
-    return frozenset(r.id for r in run.catalogue)
 
 
 def _capabilities(item: pytest.Item, run: ConformanceRun) -> list[str]:

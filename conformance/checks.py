@@ -161,7 +161,7 @@ def expect_conforms(requirement: str, operation_id: str, response: httpx.Respons
 
 
 def _media(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return str(response.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
 
 
 @cache

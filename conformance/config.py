@@ -72,6 +72,16 @@ SANDBOX_SUBJECTS = MappingProxyType(
 # NPSP and collect payments, so every system operation of the profiles can be exercised.
 SANDBOX_SYSTEM = ("one-stop-h22", "sandbox-only-f53dd749197ca7044bd264033f543851")
 SANDBOX_PLATFORM_SECRET = "sandbox-payment-secret-change-me"
+# applicantB as the kit's identity provider issues it: the fixture citizen the sandbox signs in
+# for applicantB, so a server that keys applicants on their personal ID sees the same person.
+SANDBOX_KIT_APPLICANT = MappingProxyType(
+    {
+        "kind": "kit-issuer",
+        "accountType": "individual",
+        "personalId": SANDBOX_SUBJECTS["applicantB"],
+        "name": "Nguyễn Văn An",
+    }
+)
 
 
 class ConfigError(Exception):
@@ -116,6 +126,7 @@ class TargetConfig:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     waivers: tuple[Waiver, ...] = ()
+    signer_files: tuple[str, str] | None = None
     source: str = ""
     sha256: str = ""
     sandbox: bool = False
@@ -187,8 +198,13 @@ def sandbox_target(base_url: str) -> TargetConfig:
     return replace(config, sandbox=True)
 
 
-def sandbox_document(base_url: str) -> dict[str, Any]:
-    """The target configuration, as a document, of the reference sandbox at ``base_url``."""
+def sandbox_document(base_url: str, simulator_port: int | None = None) -> dict[str, Any]:
+    """The target configuration, as a document, of the reference sandbox at ``base_url``.
+
+    With ``simulator_port`` the simulators listen there on loopback, and applicantB is issued
+    by the kit (`SANDBOX_KIT_APPLICANT`): for a server started trusting the kit's issuer at
+    that address. A bare URL gives none, so every identity signs in at the sandbox.
+    """
     base_url = base_url.rstrip("/")
     identities: dict[str, Any] = {
         name: {
@@ -204,6 +220,10 @@ def sandbox_document(base_url: str) -> dict[str, Any]:
         "clientId": SANDBOX_SYSTEM[0],
         "clientSecret": SANDBOX_SYSTEM[1],
     }
+    extra: dict[str, Any] = {}
+    if simulator_port is not None:
+        identities["applicantB"] = dict(SANDBOX_KIT_APPLICANT)
+        extra["simulators"] = {"host": "127.0.0.1", "port": simulator_port}
     return {
         "target": {"name": f"Reference sandbox at {base_url}"},
         "baseUrl": base_url,
@@ -217,6 +237,7 @@ def sandbox_document(base_url: str) -> dict[str, Any]:
             "agencyCode": "000.00.01.H22",
         },
         "secrets": {"paymentNotification": SANDBOX_PLATFORM_SECRET},
+        **extra,
     }
 
 
@@ -284,9 +305,22 @@ def target_from_document(document: Any, *, source: str, sha256: str) -> TargetCo
             )
             for w in document.get("waivers", ())
         ),
+        signer_files=_signer_files(document.get("signer"), source),
         source=source,
         sha256=sha256,
     )
+
+
+def _signer_files(signer: Mapping[str, str] | None, source: str) -> tuple[str, str] | None:
+    """The signer's chain and key files, relative paths taken from the configuration's folder."""
+    if not signer:
+        return None
+    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
+    files = tuple(str(folder / signer[key]) for key in ("certificateChain", "privateKey"))
+    for file in files:
+        if not Path(file).is_file():
+            raise ConfigError(f"{source}: signer: no such file {file}")
+    return files[0], files[1]
 
 
 def _resolve_secrets(spec: Mapping[str, Any], source: str) -> dict[str, Any]:

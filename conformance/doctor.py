@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +26,9 @@ import httpx
 from .config import ConfigError, Identity, TargetConfig, load_target
 from .identities import token_source
 from .outcomes import HarnessError
+
+if TYPE_CHECKING:
+    from .simulators import IdentityProvider, OnDemand
 
 CLOCK_TOLERANCE_SECONDS = 60.0
 """Skew beyond which deadlines, receipt times and token lifetimes stop meaning the same."""
@@ -68,6 +71,16 @@ class _Probe:
     http: httpx.Client
     down: set[str] = field(default_factory=set)
     dates: list[tuple[str, float]] = field(default_factory=list)
+    kit: OnDemand | None = None
+    """The kit's simulators, started for the first ``kit-issuer`` identity checked."""
+
+    def provider(self) -> IdentityProvider:
+        """The kit's identity provider, serving (its JWK Set is what the target fetches)."""
+        if self.kit is None:
+            from .simulators import OnDemand
+
+            self.kit = OnDemand(self.config)
+        return self.kit().identity
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         started = time.time()
@@ -100,8 +113,12 @@ def diagnose(config: TargetConfig) -> list[Finding]:
         findings += discovery
         findings += _clock(probe.dates)
         discovered = not any(f.level is Level.PROBLEM for f in discovery)
-        for identity in config.identities.values():
-            findings += _identity(probe, identity, discovered)
+        try:
+            for identity in config.identities.values():
+                findings += _identity(probe, identity, discovered)
+        finally:
+            if probe.kit is not None:
+                probe.kit.stop()
         findings += _simulators(config)
         findings += _procedures(probe)
     return findings
@@ -286,8 +303,19 @@ def _identity(probe: _Probe, identity: Identity, discovered: bool) -> Iterator[F
     if _needs_discovery(identity) and not discovered:
         yield Finding(Level.SKIPPED, subject, "not checked: it signs in through discovery")
         return
+    config = probe.config
+    if identity.kind == "kit-issuer" and not (config.simulator_port or config.simulator_public_url):
+        yield Finding(
+            Level.PROBLEM,
+            subject,
+            "its tokens are the kit's, whose issuer moves with the simulators' port, which is "
+            "chosen anew every run",
+            "set simulators.port (and simulators.publicBaseUrl if the target reaches the kit at "
+            f"another address), then make the target trust the kit's issuer {where}",
+        )
+        return
     try:
-        token = token_source(identity, probe.config).token()
+        token = token_source(identity, config, probe.provider).token()
     except (HarnessError, ConfigError, httpx.HTTPError, ValueError, KeyError) as problem:
         text, fix = _token_trouble(identity, problem)
         yield Finding(Level.PROBLEM, subject, text, f"{fix} {where}")
@@ -342,7 +370,7 @@ def _accepted(
             Level.PROBLEM,
             subject,
             f"the target refused its token (GET {path} answered 401)",
-            f"{_refused_fix(identity)} {where}",
+            f"{_refused_fix(probe, identity)} {where}",
         )
         return
     yield Finding(
@@ -359,7 +387,13 @@ def _system_operation(config: TargetConfig) -> tuple[str, str] | None:
     return None
 
 
-def _refused_fix(identity: Identity) -> str:
+def _refused_fix(probe: _Probe, identity: Identity) -> str:
+    if identity.kind == "kit-issuer":
+        kit = probe.provider()
+        return (
+            f"the target must trust issuer {kit.issuer} with JWKS URL {kit.jwks_uri} "
+            "(and fetch it again on an unknown kid: the key is new every run)"
+        )
     if identity.kind == "static-token":
         return "the token has expired or is not one the target trusts; renew token"
     if identity.kind == "token-command":
@@ -376,6 +410,8 @@ def _simulators(config: TargetConfig) -> list[Finding]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as listener:
+            # As the simulators bind: a port the checks above just served on is still free.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((host, port))
     except OSError as problem:
         return [

@@ -1,9 +1,10 @@
 """Obtaining bearer tokens for the test identities of a target configuration.
 
-Four kinds (schemas/target-config.json): the OIDC authorization-code flow with PKCE against a
+Five kinds (schemas/target-config.json): the OIDC authorization-code flow with PKCE against a
 provider that signs in the subject named by ``login_hint`` without a page (the sandbox), OAuth
-2.0 client credentials, a static token, and a command that prints one. Tokens are cached and
-fetched again shortly before they expire, so a long run never fails on an expired token.
+2.0 client credentials, a static token, a command that prints one, and a token the kit's own
+identity provider mints (``kit-issuer``, `conformance.simulators.identity`). Tokens are cached
+and fetched again shortly before they expire, so a long run never fails on an expired token.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import shlex
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,6 +30,27 @@ REFRESH_MARGIN_SECONDS = 60
 
 DEFAULT_LIFETIME_SECONDS = 300
 """Assumed lifetime of a token that states none (static tokens are never refreshed)."""
+
+KIT_LIFETIME_SECONDS = 3600
+"""Lifetime of the tokens the kit's identity provider mints for a ``kit-issuer`` identity."""
+
+_KIT_CLAIMS = {
+    "personalId": "personal_id",
+    "taxCode": "tax_code",
+    "agencyCode": "agency_code",
+    "clientId": "client_id",
+    "name": "name",
+}
+"""Settings of a ``kit-issuer`` identity and the token claim each becomes."""
+_IDENTIFIER = {"individual": "personalId", "organisation": "taxCode", "officer": "agencyCode"}
+
+
+class Issuer(Protocol):
+    """What signs the tokens of ``kit-issuer`` identities (`simulators.IdentityProvider`)."""
+
+    def mint(self, claims: Mapping[str, Any], *, lifetime: int = ...) -> str:
+        """A signed access token for ``claims`` that lives ``lifetime`` seconds."""
+        ...
 
 
 class TokenSource:
@@ -60,8 +83,14 @@ class TokenSource:
             self._token = None
 
 
-def token_source(identity: Identity, config: TargetConfig) -> TokenSource:
-    """The `TokenSource` for ``identity`` of ``config``."""
+def token_source(
+    identity: Identity, config: TargetConfig, issuer: Callable[[], Issuer] | None = None
+) -> TokenSource:
+    """The `TokenSource` for ``identity`` of ``config``.
+
+    ``issuer`` gives the kit's running identity provider, for ``kit-issuer`` identities;
+    without it their tokens cannot be had (a `HarnessError` when one is asked for).
+    """
     settings = identity.settings
     timeout = httpx.Timeout(config.read_timeout, connect=config.connect_timeout)
     if identity.kind == "static-token":
@@ -75,7 +104,35 @@ def token_source(identity: Identity, config: TargetConfig) -> TokenSource:
         return TokenSource(identity.name, lambda: _client_credentials(identity, config, timeout))
     if identity.kind == "oidc-sandbox":
         return TokenSource(identity.name, lambda: _code_flow(identity, config, timeout))
+    if identity.kind == "kit-issuer":
+        return TokenSource(identity.name, lambda: _kit_token(identity, issuer))
     raise HarnessError(f"identity {identity.name!r}: unknown kind {identity.kind!r}")
+
+
+def kit_claims(identity: Identity) -> dict[str, Any]:
+    """The identity claims (``tokenClaims``) of a ``kit-issuer`` identity, without iss/aud/times."""
+    settings = identity.settings
+    account_type = str(settings["accountType"])
+    claims: dict[str, Any] = {"egov_account_type": account_type}
+    for setting, claim in _KIT_CLAIMS.items():
+        if setting in settings:
+            claims[claim] = settings[setting]
+    if account_type != "system":
+        claims["acr"] = settings.get("acr", "vneid-level2")
+    identifier = str(settings.get(_IDENTIFIER.get(account_type, "clientId"), identity.name))
+    digest = hashlib.sha256(f"{account_type}|{identifier}".encode()).hexdigest()[:16]
+    claims["sub"] = settings.get("subject") or f"kit-{account_type}-{digest}"
+    return claims
+
+
+def _kit_token(identity: Identity, issuer: Callable[[], Issuer] | None) -> tuple[str, float]:
+    if issuer is None:
+        raise HarnessError(
+            f"identity {identity.name!r} is kind kit-issuer: its tokens need the kit's identity "
+            "provider running, which this command does not start; use another kind here"
+        )
+    token = issuer().mint(kit_claims(identity), lifetime=KIT_LIFETIME_SECONDS)
+    return token, float(KIT_LIFETIME_SECONDS)
 
 
 def _discovery(config: TargetConfig, timeout: httpx.Timeout) -> dict[str, str]:

@@ -8,12 +8,13 @@ does nothing unless ``--target`` is given, so it never disturbs anyone else's te
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,6 +26,9 @@ from .client import Recorder, TargetClient
 from .config import PROFILES, ConfigError, TargetConfig, load_target
 from .identities import TokenSource, token_source
 from .outcomes import CheckFailed, FailureDetail, HarnessError, Outcome, TestOutcome
+
+if TYPE_CHECKING:
+    from .simulators import OnDemand, Simulators
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _KEY = pytest.StashKey["ConformanceRun"]()
@@ -47,6 +51,17 @@ class ConformanceRun:
     report: dict[str, Any] | None = None
     total: int = 0
     _clients: list[TargetClient] = field(default_factory=list)
+    _simulators: OnDemand | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def simulators(self) -> Simulators:
+        """The counterparts the kit plays, started on first use and stopped by `close`."""
+        with self._lock:
+            if self._simulators is None:
+                from .simulators import OnDemand  # uvicorn and starlette only for a run
+
+                self._simulators = OnDemand(self.target)
+        return self._simulators()
 
     def requirement_ids(self) -> frozenset[str]:
         """The ids of every requirement of the chosen profiles."""
@@ -62,6 +77,8 @@ class ConformanceRun:
         """Close every connection pool."""
         for client in self._clients:
             client.close()
+        if self._simulators is not None:
+            self._simulators.stop()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -102,18 +119,19 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as problem:
         raise pytest.UsageError(str(problem)) from None
     profiles = selected_profiles(config.getoption("--profile"), target)
-    tokens = {name: token_source(identity, target) for name, identity in target.identities.items()}
     seed = config.getoption("--egov-seed")
     report = config.getoption("--egov-report")
-    config.stash[_KEY] = ConformanceRun(
+    run = config.stash[_KEY] = ConformanceRun(
         target=target,
         profiles=profiles,
         catalogue=load_catalogue(),
-        tokens=tokens,
+        tokens={},
         quiet=config.getoption("--egov-quiet"),
         report_dir=Path(report) if report else None,
         seed=seed if seed is not None else int(time.time()) % 1_000_000,
     )
+    for name, identity in target.identities.items():
+        run.tokens[name] = token_source(identity, target, lambda: run.simulators().identity)
 
 
 def selected_profiles(chosen: Sequence[str], target: TargetConfig) -> tuple[str, ...]:

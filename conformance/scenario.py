@@ -21,6 +21,7 @@ from egov_contract import fixtures_dir
 from .checks import expect, expect_status
 from .client import TargetClient
 from .config import TargetConfig
+from .signatures import Signer, signed, signer_of
 
 MEDIA_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
 REASON = "Bản chụp giấy tờ bị mờ, không đọc được số giấy; đề nghị nộp lại bản rõ hơn."
@@ -78,6 +79,19 @@ class Portal:
         self._procedures: dict[str, dict[str, Any]] = {}
 
     @property
+    def signer(self) -> Signer:
+        """Who signs the files of components that must be signed."""
+        return signer_of(self.target)
+
+    def document_for(self, component: dict[str, Any], **options: Any) -> dict[str, str]:
+        """A sample file the component accepts, signed when the procedure wants it signed.
+
+        ``options`` are those of `upload` (another file name, other content).
+        """
+        file = upload(file_for(component), **options)
+        return signed(file, self.signer) if component.get("signatureRequired") else file
+
+    @property
     def agency(self) -> str:
         """The receiving agency of the configuration."""
         return self.target.procedures.agency_code
@@ -129,7 +143,7 @@ class Portal:
             for component in self.procedure(procedure).get("components", []):
                 if component.get("required"):
                     added = self.attach(
-                        dossier["id"], component["code"], upload(file_for(component)), as_
+                        dossier["id"], component["code"], self.document_for(component), as_
                     )
                     expect_status("SUB-01", added, 201, why=f"component {component['code']}")
         return self.get(dossier["id"], as_)

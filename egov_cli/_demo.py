@@ -83,22 +83,24 @@ def _demo(arguments: argparse.Namespace) -> int:
 
     from conformance.cli import run_and_report
     from conformance.config import sandbox_document
+    from conformance.simulators.identity import trust_option
 
     with tempfile.TemporaryDirectory(prefix="egov-demo-") as work_dir:
         work = Path(work_dir)
-        # The kit plays the national portal's sync endpoint (EVT-04): the server pushes there.
+        # The kit plays the national portal's sync endpoint (EVT-04), where the server pushes,
+        # and an identity provider the server trusts (applicantB's tokens are the kit's).
         simulator_port = free_port()
+        simulators = f"http://127.0.0.1:{simulator_port}"
         try:
             process, base_url = start_reference(
-                work, "--sync-url", f"http://127.0.0.1:{simulator_port}"
+                work, "--sync-url", simulators, "--trust-issuer", trust_option(simulators)
             )
         except RuntimeError as problem:
             print(f"egov-conformance demo: {problem}", file=sys.stderr)
             return 2
         try:
             print(f"reference server at {base_url}; running the conformance suites…")
-            document = sandbox_document(base_url)
-            document["simulators"] = {"host": "127.0.0.1", "port": simulator_port}
+            document = sandbox_document(base_url, simulator_port)
             target = work / "target.yaml"
             target.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
             if not arguments.profile:

@@ -26,7 +26,16 @@ from ._paths import fixtures_dir
 from .formats import PROVINCE_NAMES, Sex, gender_digit
 
 SEED = "egov-conformance/fixtures/v1"
-HANDWRITTEN = frozenset({"README.md"})
+# Not generated here: the README, and the sandbox signing keys (random by nature, written once
+# by tools/make_signing_fixtures.py).
+HANDWRITTEN = frozenset(
+    {
+        "README.md",
+        "signing/sandbox-ca.pem",
+        "signing/sandbox-signer.pem",
+        "signing/sandbox-signer-key.pem",
+    }
+)
 
 Json = dict[str, Any]
 

@@ -22,6 +22,8 @@ ACCOUNT_TYPES = frozenset({"individual", "organisation", "officer", "system"})
 _ROLE_OF = {"individual": "applicant", "organisation": "applicant", "officer": "officer"}
 _CACHE_LIMIT = 50_000
 _JWKS_TTL_SECONDS = 300.0
+_REFETCH_SECONDS = 1.0
+"""An unknown ``kid`` fetches an issuer's keys again, at most this often (key rotation)."""
 
 
 @dataclass(frozen=True)
@@ -97,21 +99,23 @@ class TokenVerifier:
 
     def _decode(self, token: str, now: int) -> Principal:
         issuer = _unverified_issuer(token)
-        key_set = self._key_set_for(issuer)
+        key_set = self._key_set_for(issuer, _unverified_kid(token))
         try:
             decoded = jwt.decode(token, key_set, algorithms=["RS256", "ES256"])
         except (JoseError, ValueError) as exc:
             raise unauthorized(f"The token's signature does not verify: {exc}.") from None
         return _principal(decoded.claims, issuer, now)
 
-    def _key_set_for(self, issuer: str) -> KeySet:
+    def _key_set_for(self, issuer: str, kid: str | None = None) -> KeySet:
         if issuer == self._own_issuer:
             return self._keys.key_set("identity")
         jwks_url = self._external.get(issuer)
         if jwks_url is None:
             raise unauthorized(f"Tokens from issuer {issuer!r} are not trusted here.")
         fetched = self._external_sets.get(issuer)
-        if fetched is None or time.monotonic() - fetched[0] > _JWKS_TTL_SECONDS:
+        age = time.monotonic() - fetched[0] if fetched is not None else 0.0
+        rotated = fetched is not None and kid is not None and not _holds(fetched[1], kid)
+        if fetched is None or age > _JWKS_TTL_SECONDS or (rotated and age > _REFETCH_SECONDS):
             try:
                 response = httpx.get(jwks_url, timeout=5.0)
                 response.raise_for_status()
@@ -122,6 +126,20 @@ class TokenVerifier:
                 ) from None
             self._external_sets[issuer] = fetched
         return fetched[1]
+
+
+def _holds(key_set: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in key_set.keys)
+
+
+def _unverified_kid(token: str) -> str | None:
+    head = token.split(".")[0]
+    try:
+        header = json.loads(urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
 
 
 def _unverified_issuer(token: str) -> str:

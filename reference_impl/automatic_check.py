@@ -2,7 +2,8 @@
 
 Run when a draft is submitted and again on a supplement: the form against the procedure's
 e-form, every required component present, each file still within the procedure's media types
-and size, every Repository reference still the applicant's, valid and with a file. Each check
+and size, every Repository reference still the applicant's, valid and with a file, and a
+valid signature on every file the procedure wants signed. Each check
 returns every reason it finds, so a refused dossier carries them all at once.
 """
 
@@ -15,6 +16,9 @@ from sqlalchemy import Connection, select
 from .problems import FieldError
 from .tables import repository_items
 from .validation import schema_errors
+
+SIGNED_KINDS = frozenset({"result", "ecopy"})
+"""Repository items the state signed itself, accepted as signed components."""
 
 if TYPE_CHECKING:
     from .services import Services
@@ -139,12 +143,39 @@ def _component_errors(
             unknown_component(procedure, component["componentCode"], f"{pointer}/componentCode")
         ]
     errors = stored_file_errors(services, requirement, component["file"], f"{pointer}/file")
+    item = None
     if component["source"] == "repository":
-        _, problems = repository_item(
+        item, problems = repository_item(
             connection, owner_key, component["repositoryItemId"], f"{pointer}/repositoryItemId"
         )
         errors.extend(problems)
+    wants_signature = requirement.get("signatureRequired") and not services.settings.has_fault(
+        "signature-not-checked"
+    )
+    if wants_signature and not _signed(component, item):
+        errors.append(_unsigned(requirement, pointer))
     return errors
+
+
+def _signed(component: dict[str, Any], item: dict[str, Any] | None) -> bool:
+    """True when the component's file carries a signature the portal verified or trusts.
+
+    An upload is signed when its signature was verified as it was attached; a Repository
+    item the state issued and signed itself (an e-result, a certified e-copy) is signed as it
+    is (Decree 45/2020/ND-CP Art. 6(2)); a document the owner digitised is not.
+    """
+    if component["source"] == "upload":
+        return bool(component["file"].get("signed"))
+    return item is not None and item.get("kind") in SIGNED_KINDS
+
+
+def _unsigned(requirement: dict[str, Any], pointer: str) -> FieldError:
+    return FieldError(
+        pointer,
+        f"Thành phần {requirement['code']!r} ({requirement['name']}) phải được ký số: tệp "
+        "cần kèm chữ ký số hợp lệ của người ký (file.signature).",
+        "signature-missing",
+    )
 
 
 def technical_check(

@@ -42,13 +42,20 @@ class FixedClock:
 
 
 class OffsetClock:
-    """The system clock shifted by a fixed offset (``serve --clock-offset``)."""
+    """The system clock shifted by a fixed offset (``serve --clock-start``)."""
 
     def __init__(self, offset: timedelta) -> None:
         self._offset = offset
 
     def now(self) -> datetime:
         return datetime.now(VN_TZ) + self._offset
+
+
+def machine_clock(offset_seconds: float = 0.0) -> Clock:
+    """The system clock, shifted by ``offset_seconds`` unless that is 0."""
+    if offset_seconds:
+        return OffsetClock(timedelta(seconds=offset_seconds))
+    return SystemClock()
 
 
 def rfc3339(at: datetime) -> str:

@@ -65,11 +65,18 @@ def build(
         )
         if errors or content is None:
             return None, errors
+        signed = "signature" in upload
+        if signed:
+            refused = services.signatures.reason(upload["signature"], content)
+            if refused:
+                return None, [FieldError(f"{pointer}/file/signature", refused, "signature")]
         store_blob(connection, content, upload["mediaType"])
         name = upload["fileName"]
         if services.settings.has_fault("file-name-nfd"):
             name = unicodedata.normalize("NFD", name)
         info = file_info(name, upload["mediaType"], content)
+        if signed:
+            info["signed"] = True
         component.update(source="upload", file=info)
     else:
         at = f"{pointer}/repositoryItemId"

@@ -8,9 +8,10 @@ from egov_contract import Contract, contract
 
 from .auth import TokenVerifier
 from .background import Background, Job
-from .clock import Clock, SystemClock
+from .clock import Clock, machine_clock
 from .db import Database
-from .fault_hooks import TOKEN_FAULTS, LaxTokenVerifier
+from .fault_hooks import TOKEN_FAULTS, LaxTokenVerifier, signature_checks_skipped
+from .file_signatures import SignatureVerifier, load_anchors
 from .fixtures_data import Fixtures, load_fixtures
 from .keys import KeyRing
 from .settings import Settings
@@ -18,13 +19,14 @@ from .settings import Settings
 
 @dataclass
 class Services:
-    """Settings, clock, database, keys, token verifier, contract and sandbox data."""
+    """Settings, clock, database, keys, token and file-signature verifiers, contract, data."""
 
     settings: Settings
     clock: Clock
     database: Database
     keys: KeyRing
     verifier: TokenVerifier
+    signatures: SignatureVerifier
     contract: Contract
     fixtures: Fixtures
     jobs: list[tuple[float, Job, str]] = field(default_factory=list)
@@ -32,7 +34,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Services:
         """Wire every service from the settings."""
-        clock = clock or SystemClock()
+        clock = clock or machine_clock(settings.clock_offset_seconds)
         database = Database(settings.db_url)
         keys = KeyRing(database)
         verifier = TokenVerifier(settings.issuer, keys, clock, settings.trusted_issuers)
@@ -46,6 +48,11 @@ class Services:
             database=database,
             keys=keys,
             verifier=verifier,
+            signatures=SignatureVerifier(
+                load_anchors(settings.signing_authority_files),
+                clock,
+                skip=signature_checks_skipped(settings.faults),
+            ),
             contract=contract(),
             fixtures=load_fixtures(),
         )

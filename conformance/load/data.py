@@ -34,6 +34,7 @@ from egov_contract import fixtures_dir
 from ..config import ConfigError, Identity, TargetConfig, load_target
 from ..identities import TokenSource, token_source
 from ..outcomes import HarnessError
+from ..signatures import signed, signer_of
 from .options import LoadSettings
 from .record import RunRecord
 from .sampling import Sampler
@@ -93,6 +94,18 @@ def upload(media_type: str, file_name: str | None = None) -> dict[str, str]:
         "mediaType": media_type,
         "contentBase64": base64.b64encode(content).decode("ascii"),
     }
+
+
+_SIGNED: dict[tuple[str, tuple[str, str] | None], dict[str, str]] = {}
+
+
+def signed_upload(config: TargetConfig, media_type: str) -> dict[str, str]:
+    """`upload` with the configured signer's signature, made once per signer and media type."""
+    key = (media_type, config.signer_files)
+    if key not in _SIGNED:
+        file = upload(media_type)
+        _SIGNED[key] = signed(file, signer_of(config))
+    return _SIGNED[key]
 
 
 @cache

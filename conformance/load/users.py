@@ -40,6 +40,7 @@ from .data import (
     payment_notification,
     run_context,
     sample_form,
+    signed_upload,
     upload,
 )
 from .workload import ArrivalSchedule, think_time
@@ -362,10 +363,16 @@ class ApplicantUser(KitUser):
         """The first required component is uploaded; later ones reuse the Repository item."""
         allowed = component.get("mediaTypes") or ["application/pdf"]
         code = component.get("code")
-        if index > 0 and self.item and "application/pdf" in allowed:
+        signature = bool(component.get("signatureRequired"))
+        if index > 0 and self.item and "application/pdf" in allowed and not signature:
             return {"componentCode": code, "repositoryItemId": self.item}
         for media_type in MEDIA_TYPES:
             if media_type in allowed:
+                if signature:
+                    return {
+                        "componentCode": code,
+                        "file": signed_upload(self.ctx.config, media_type),
+                    }
                 return {"componentCode": code, "file": upload(media_type)}
         self.ctx.record.harness_error(f"no fixture document fits component {code} ({allowed})")
         return None

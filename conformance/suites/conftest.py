@@ -15,7 +15,6 @@ from conformance.outcomes import HarnessError
 from conformance.pytest_plugin import ConformanceRun, requirements_of
 from conformance.scenario import Portal
 from conformance.simulators import Simulators
-from conformance.simulators import start as start_simulators
 from conformance.suites._s3_support import returned
 
 
@@ -26,16 +25,13 @@ def portal(client: TargetClient, target: TargetConfig) -> Portal:
 
 
 @pytest.fixture(scope="session")
-def simulators(target: TargetConfig) -> Iterator[Simulators]:
-    """The counterparts the kit plays (webhook receiver, NPSP, notified portal), once per run.
+def simulators(conformance: ConformanceRun) -> Simulators:
+    """The counterparts the kit plays (events, NPSP, notified portal, identity provider).
 
-    Started on first use only, so a run that needs none opens no port.
+    Once per run, started on first use only (here, or by the first token of a ``kit-issuer``
+    identity), so a run that needs none opens no port; the run stops them when it ends.
     """
-    running = start_simulators(target)
-    try:
-        yield running
-    finally:
-        running.stop()
+    return conformance.simulators()
 
 
 @pytest.fixture(scope="session")

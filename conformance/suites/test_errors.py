@@ -611,8 +611,8 @@ def _hostile_requests(
         ),
     ]
     answers = []
-    for what, body, media in raw:
-        answer = _json(client, "POST", "dossiers", "/dossiers", body, HOSTILE_IDENTITY, media)
+    for what, raw_body, media in raw:
+        answer = _json(client, "POST", "dossiers", "/dossiers", raw_body, HOSTILE_IDENTITY, media)
         answers.append((f"createDossier with {what}", answer))
     gets = [
         ("dossiers", "/dossiers", {"limit": "1e309"}),

@@ -188,7 +188,7 @@ class Holdings:
             for component in self.portal.procedure(procedure).get("components", []):
                 if component.get("required"):
                     added = self.portal.attach(
-                        dossier["id"], component["code"], upload(file_for(component))
+                        dossier["id"], component["code"], self.portal.document_for(component)
                     )
                     expect_status("SUB-01", added, 201, why=f"component {component['code']}")
             answer = self.portal.submit(dossier["id"])
@@ -330,7 +330,10 @@ class Holdings:
             component = next(iter(self.portal.procedure(code).get("components", [])), None)
             if component is not None:
                 added = self.portal.attach(
-                    dossier["id"], component["code"], upload(file_for(component)), "organisation"
+                    dossier["id"],
+                    component["code"],
+                    self.portal.document_for(component),
+                    "organisation",
                 )
                 expect_status("SUB-01", added, 201, why=f"component {component['code']}")
             return self.portal.get(dossier["id"], "organisation")
@@ -559,7 +562,7 @@ def _writes_dossier(a: Attempt) -> None:
         dossier = a.holdings.portal.draft("applicantA")
     path = f"/dossiers/{dossier['id']}"
     components = dossier.get("components") or []
-    attempts = [
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
         ("PATCH", path, {"json": {"form": sample_form(dossier["procedureCode"])}}),
         (
             "POST",

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,10 +25,10 @@ import pytest
 from conformance.checks import expect, expect_refused, expect_status, fail
 from conformance.client import TargetClient
 from conformance.config import TargetConfig
-from conformance.invariants import VN, Invariants, parse_date
+from conformance.invariants import VN, Invariants, parse_date, parse_time
 from conformance.outcomes import CheckFailed
 from conformance.pytest_plugin import ConformanceRun
-from conformance.scenario import REASON, Portal, file_for, upload
+from conformance.scenario import REASON, Portal
 
 AT_RECEPTION = "supplement-requested-at-reception"
 IN_PROCESSING = "supplement-requested-in-processing"
@@ -63,7 +63,9 @@ def actions(portal: Portal) -> dict[str, Action]:
     component = required_components(portal)[0]
     fee = {"code": "LEPHI", "name": "Lệ phí giải quyết thủ tục (kiểm thử)", "amount": 10000}
     supplement = {
-        "components": [{"componentCode": component["code"], "file": upload(file_for(component))}],
+        "components": [
+            {"componentCode": component["code"], "file": portal.document_for(component)}
+        ],
         "note": "Đã nộp lại thành phần hồ sơ theo yêu cầu.",
     }
     return {
@@ -478,7 +480,7 @@ def test_stale_if_match_is_412_and_changes_nothing(portal: Portal) -> None:
             f"{path}/components",
             as_="applicantA",
             headers={"If-Match": current},
-            json={"componentCode": component["code"], "file": upload(file_for(component))},
+            json={"componentCode": component["code"], "file": portal.document_for(component)},
         )
         expect_status("LIF-04", added, 201, why="addComponent with the current ETag")
         current, _ = _etag(portal, draft["id"])
@@ -515,7 +517,7 @@ def test_stale_if_match_is_412_and_changes_nothing(portal: Portal) -> None:
         f"{path}/components",
         as_="applicantA",
         headers={"If-Match": stale},
-        json={"componentCode": components[0]["code"], "file": upload(file_for(components[0]))},
+        json={"componentCode": components[0]["code"], "file": portal.document_for(components[0])},
     )
     refused_stale(extra, "addComponent")
 
@@ -563,16 +565,31 @@ def test_stale_if_match_is_412_and_changes_nothing(portal: Portal) -> None:
 # ---- overdue -------------------------------------------------------------------------------
 
 NEVER_OVERDUE = frozenset({"refused", "stopped", "processed", "returned"})
+CLOCK_TOLERANCE = timedelta(minutes=2)
+"""How far the target's clock may be from the kit's and still be taken for the same."""
 
 
-def _expected_overdue(dossier: dict[str, Any], today: date) -> bool | None:
-    """Whether the contract calls a dossier overdue today (``None``: not decidable now)."""
+def _target_now(stamp: Any, since: datetime) -> datetime:
+    """Now on the target's clock, which wrote ``stamp`` after ``since`` (the kit's clock).
+
+    The kit's clock, unless the stamp shows the target's set elsewhere (a sandbox started at
+    another date on purpose): the target flags overdue by its own day, so the kit judges by it.
+    """
+    now = datetime.now(VN)
+    at = parse_time(stamp)
+    if at is None or since - CLOCK_TOLERANCE <= at <= now + CLOCK_TOLERANCE:
+        return now
+    return at.astimezone(VN) + (now - since)  # at most this late: a few seconds, not a day
+
+
+def _expected_overdue(dossier: dict[str, Any], now: datetime) -> bool | None:
+    """Whether the contract calls a dossier overdue at ``now`` (``None``: not decidable now)."""
     if dossier.get("status") in NEVER_OVERDUE:
         return False
     appointment = parse_date(dossier.get("appointmentDate"))
     if appointment is None:
         return False  # no appointment yet (a draft, a dossier not yet received): nothing is late
-    now = datetime.now(VN)
+    today = now.date()
     near_midnight = (now.hour, now.minute) >= (23, 45) or (now.hour, now.minute) <= (0, 15)
     if near_midnight and abs((appointment - today).days) <= 1:
         return None  # the kit's day and the target's may differ for a few minutes
@@ -589,8 +606,9 @@ def test_get_dossier_does_not_flag_a_dossier_before_its_appointment(portal: Port
         "a draft is not overdue",
         f"overdue {draft.get('overdue')!r}",
     )
+    since = datetime.now(VN)
     received = portal.received()
-    expected = _expected_overdue(received, datetime.now(VN).date())
+    expected = _expected_overdue(received, _target_now(received.get("acceptedAt"), since))
     if expected is None:
         pytest.skip("the appointment date is today or tomorrow at midnight: not decidable now")
     expect(
@@ -604,14 +622,16 @@ def test_get_dossier_does_not_flag_a_dossier_before_its_appointment(portal: Port
 @pytest.mark.requirement("LIF-05")
 def test_list_dossiers_flags_exactly_the_dossiers_past_their_appointment(portal: Portal) -> None:
     """Dossiers past their appointment date and still open are overdue; no others are."""
-    today = datetime.now(VN).date()
+    since = datetime.now(VN)
+    now = _target_now(portal.draft(complete=False).get("createdAt"), since)
+    today = now.date()
     params: dict[str, Any] = {"limit": 100}
     checked, past = 0, 0
     for _ in range(5):
         listed = portal.call("GET", "dossiers", "/dossiers", as_="officer", params=params)
         page = expect_status("LIF-05", listed, 200, why="the officer lists the agency's dossiers")
         for item in (page or {}).get("items", []):
-            expected = _expected_overdue(item, today)
+            expected = _expected_overdue(item, now)
             if expected is None:
                 continue
             checked += 1

@@ -12,6 +12,7 @@ import pytest
 
 from conformance.checks import expect, expect_conforms, expect_refused, expect_status
 from conformance.config import TargetConfig
+from conformance.invariants import parse_time
 from conformance.scenario import Portal
 from conformance.simulators import Simulators, secure_hash
 
@@ -266,7 +267,9 @@ def test_list_platform_transactions_shows_the_days_transactions(
     """A system client lists its transactions of a period with status and amount."""
     inbox = simulators.portal.open(target.secrets.get("paymentNotification") or "unused")
     transaction, body = created_transaction(portal, target, simulators.portal.url(inbox), "PAY-10")
-    today = datetime.now(VN_TZ).date()
+    # The day of the transaction's own createdAt, which the period is of: the target's clock.
+    made_at = parse_time(transaction.get("createdAt")) or datetime.now(VN_TZ)
+    today = made_at.astimezone(VN_TZ).date()
     params = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
     found = find_in_pages(
         "PAY-10",

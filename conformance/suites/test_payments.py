@@ -11,6 +11,7 @@ import pytest
 
 from conformance.checks import expect, expect_conforms, expect_refused, expect_status
 from conformance.config import TargetConfig
+from conformance.invariants import parse_time
 from conformance.scenario import Portal
 from conformance.simulators.portal import HASHED_FIELDS
 
@@ -166,8 +167,10 @@ def test_create_payment_request_is_never_created_twice(portal: Portal) -> None:
         f"payment {replayed.get('id')!r}, reference {replayed.get('reference')!r}",
         repeat,
     )
-    # Yesterday too: the run may cross midnight, and `from` is a date of createdAt (+07:00).
-    since = (datetime.now(VN_TZ) - timedelta(days=1)).date().isoformat()
+    # Yesterday too: the run may cross midnight, and `from` is a date of createdAt (+07:00),
+    # counted from the first payment's own createdAt: the target's clock, not the kit's.
+    made_at = parse_time(created.get("createdAt")) or datetime.now(VN_TZ)
+    since = (made_at.astimezone(VN_TZ) - timedelta(days=1)).date().isoformat()
     made = find_in_pages(
         "PAY-03",
         portal.client,

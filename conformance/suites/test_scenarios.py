@@ -18,10 +18,9 @@ import httpx
 import pytest
 
 from conformance.checks import expect, expect_refused, expect_status, fail
-from conformance.scenario import REASON, Portal, file_for, sample_form, upload
+from conformance.scenario import REASON, Portal, sample_form
 
 from .test_lifecycle import pay_fees, wait_for_status
-from .test_reception import needs_signature
 from .test_supplements import current_component, replacement_for
 
 RESULT = {"title": "Kết quả giải quyết thủ tục hành chính", "summary": "Đã giải quyết (kiểm thử)."}
@@ -70,7 +69,7 @@ def prepared(portal: Portal, requirement: str, procedure: str) -> dict[str, Any]
     draft = expect_status(requirement, created, 201, why="the applicant starts a draft")
     for component in entry.get("components", []):
         if component.get("required"):
-            added = portal.attach(draft["id"], component["code"], upload(file_for(component)))
+            added = portal.attach(draft["id"], component["code"], portal.document_for(component))
             expect_status(requirement, added, 201, why=f"component {component['code']}")
     return portal.get(draft["id"])
 
@@ -252,11 +251,6 @@ def test_dossier_with_a_fee_is_paid_online_and_resolved(portal: Portal) -> None:
         pytest.skip(f"procedure {procedure} is not received by the configured agency")
     dossier = prepared(portal, "CAT-02", procedure)
     sent = portal.submit(dossier["id"])
-    if sent.status_code == 422 and needs_signature(portal, procedure):
-        pytest.skip(
-            f"insufficient test data: procedure {procedure} needs a signed component "
-            "and the kit's sample files carry no signature"
-        )
     dossier = expect_status("CAT-02", sent, 200, why="the automatic confirmation")
     fees = portal.procedure(procedure).get("fees", [])
     if any(f.get("due") == "on-submission" for f in fees):

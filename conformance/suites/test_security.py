@@ -35,6 +35,7 @@ from conformance.config import SPEC_OF_INTERFACE, TargetConfig
 from conformance.invariants import Invariants
 from conformance.outcomes import CheckFailed
 from conformance.pytest_plugin import ConformanceRun
+from conformance.suites._kit_tokens import OTHER_AUDIENCE, KitTokens, kit_identities
 from conformance.suites.test_accounts import audiences, claims_of, sign_in
 from conformance.suites.test_isolation import Holdings, holdings_of
 from egov_contract import contract
@@ -382,6 +383,16 @@ def tokens(client: TargetClient, target: TargetConfig) -> Tokens:
 
 
 @pytest.fixture
+def kit_tokens(
+    request: pytest.FixtureRequest, client: TargetClient, target: TargetConfig
+) -> KitTokens | None:
+    """Tokens of the kit's identity provider when the target trusts it, else None."""
+    if not kit_identities(target):
+        return None
+    return KitTokens(request.getfixturevalue("simulators").identity, client, target)
+
+
+@pytest.fixture
 def holdings(conformance: ConformanceRun, invariants: Invariants) -> Holdings:
     """applicantA's objects, made once per run."""
     return holdings_of(conformance).observed_by(invariants)
@@ -510,9 +521,24 @@ def test_protected_operations_refuse_an_expired_forged_token(
 
 @pytest.mark.requirement("SEC-02")
 def test_protected_operations_refuse_an_expired_token_of_the_provider(
-    client: TargetClient, holdings: Holdings, operations: list[Operation]
+    client: TargetClient,
+    holdings: Holdings,
+    operations: list[Operation],
+    kit_tokens: KitTokens | None,
 ) -> None:
     """A token the trusted provider signed is 401 once its exp has passed."""
+    if kit_tokens is not None:
+        sweep(
+            "SEC-02",
+            client,
+            holdings,
+            operations,
+            {401},
+            f"HTTP 401 for a token of the trusted issuer {kit_tokens.issuer}, correctly signed, "
+            "whose exp passed an hour ago",
+            lambda op: _bearer(kit_tokens.expired(op.token_identity)),
+        )
+        return
     token = client.token("applicantA")
     claims = claims_of(token)
     lifetime = int(claims.get("exp", 0)) - int(claims.get("iat", 0))
@@ -520,7 +546,8 @@ def test_protected_operations_refuse_an_expired_token_of_the_provider(
         pytest.skip(
             f"the identity provider's tokens live {lifetime} s: the kit cannot wait for one to "
             "expire, and cannot sign one with the provider's key (the expired-but-forged case is "
-            "test_protected_operations_refuse_an_expired_forged_token)"
+            "test_protected_operations_refuse_an_expired_forged_token); a target that trusts "
+            "the kit's issuer (an identity of kind kit-issuer) gets this test"
         )
     time.sleep(max(0, int(claims["exp"]) - int(time.time())) + 2)
     sweep(
@@ -540,8 +567,45 @@ def test_protected_operations_refuse_a_token_issued_for_another_audience(
     target: TargetConfig,
     holdings: Holdings,
     operations: list[Operation],
+    kit_tokens: KitTokens | None,
 ) -> None:
-    """A correctly signed token for another audience (the sign-in's ID token) is 401."""
+    """A correctly signed token for another audience (an ID token, or the kit issuer's) is 401."""
+    id_tokens, unusable = _id_tokens(client, target)
+    if unusable and kit_tokens is None:
+        pytest.skip(
+            f"{unusable}; a target that trusts the kit's issuer (an identity of kind kit-issuer) "
+            "gets this test with the kit's tokens"
+        )
+    if not unusable:
+
+        def credentials(operation: Operation) -> dict[str, Any]:
+            identity = operation.token_identity
+            return _bearer(id_tokens.get(identity, id_tokens["applicantA"]))
+
+        sweep(
+            "SEC-02",
+            client,
+            holdings,
+            operations,
+            {401},
+            "HTTP 401 for a token whose audience is not egov-portal (the sign-in's ID token)",
+            credentials,
+        )
+    if kit_tokens is not None:
+        sweep(
+            "SEC-02",
+            client,
+            holdings,
+            operations,
+            {401},
+            f"HTTP 401 for a token of the trusted issuer {kit_tokens.issuer}, correctly signed, "
+            f"whose audience is {OTHER_AUDIENCE!r}, not egov-portal",
+            lambda op: _bearer(kit_tokens.for_other_audience(op.token_identity)),
+        )
+
+
+def _id_tokens(client: TargetClient, target: TargetConfig) -> tuple[dict[str, str], str]:
+    """The ID tokens of the kit's own sign-ins, and why they cannot serve ("" when they can)."""
     id_tokens: dict[str, str] = {}
     for identity in ("applicantA", "officer"):
         try:
@@ -551,27 +615,14 @@ def test_protected_operations_refuse_a_token_issued_for_another_audience(
         if isinstance(answer.get("id_token"), str):
             id_tokens[identity] = answer["id_token"]
     if "applicantA" not in id_tokens:
-        pytest.skip(
+        return id_tokens, (
             "no sign-in of the kit's own gives an ID token: no correctly signed token for "
             "another audience than the portal is obtainable"
         )
     for identity, token in id_tokens.items():
         if "egov-portal" in audiences(claims_of(token)):
-            pytest.skip(f"the ID token of {identity} names the portal as its audience too")
-
-    def credentials(operation: Operation) -> dict[str, Any]:
-        identity = operation.token_identity
-        return _bearer(id_tokens.get(identity, id_tokens["applicantA"]))
-
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        "HTTP 401 for a token whose audience is not egov-portal",
-        credentials,
-    )
+            return id_tokens, f"the ID token of {identity} names the portal as its audience too"
+    return id_tokens, ""
 
 
 @pytest.mark.requirement("SEC-02")

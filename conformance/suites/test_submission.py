@@ -13,10 +13,12 @@ import hashlib
 import json
 from typing import Any
 
+import httpx
 import pytest
 
 from conformance.checks import expect, expect_refused, expect_status
 from conformance.scenario import Portal, document_bytes, file_for, sample_form, upload
+from conformance.signatures import impostor, signed
 
 
 def components_of(portal: Portal, procedure: str | None = None) -> list[dict[str, Any]]:
@@ -174,7 +176,7 @@ def test_create_dossier_fills_the_applicant_from_the_token(portal: Portal) -> No
     # Submitting without typing the identity again must pass the automatic check.
     for component in components_of(portal):
         if component.get("required"):
-            added = portal.attach(draft["id"], component["code"], upload(file_for(component)))
+            added = portal.attach(draft["id"], component["code"], portal.document_for(component))
             expect_status("SUB-01", added, 201, why=f"component {component['code']}")
     answer = portal.submit(draft["id"])
     sent = expect_status(
@@ -214,7 +216,7 @@ def test_submit_dossier_accepts_a_signed_e_result_as_it_is(portal: Portal) -> No
             added = portal.attach(draft["id"], slot["code"], signed)
             expect_status("SUB-04", added, 201, why="the signed e-result as a component")
         elif component.get("required"):
-            added = portal.attach(draft["id"], component["code"], upload(file_for(component)))
+            added = portal.attach(draft["id"], component["code"], portal.document_for(component))
             expect_status("SUB-01", added, 201, why=f"component {component['code']}")
     answer = portal.submit(draft["id"])
     body = expect_status(
@@ -229,50 +231,111 @@ def test_submit_dossier_accepts_a_signed_e_result_as_it_is(portal: Portal) -> No
     )
 
 
+def signature_slot(portal: Portal) -> tuple[str, dict[str, Any]]:
+    """A configured procedure of the agency and its component that must be a signed PDF."""
+    for code in dict.fromkeys(
+        c for c in (portal.target.procedures.primary, portal.target.procedures.with_fee) if c
+    ):
+        if portal.agency not in portal.procedure(code).get("agencyCodes", []):
+            continue
+        for component in components_of(portal, code):
+            accepted = component.get("mediaTypes") or []
+            if component.get("signatureRequired") and "application/pdf" in accepted:
+                return code, component
+    pytest.skip("insufficient test data: no configured procedure asks for a signed PDF")
+
+
+def submit_with(
+    portal: Portal, procedure: str, slot: dict[str, Any], file: dict[str, str]
+) -> tuple[httpx.Response, bool]:
+    """Draft a dossier whose ``slot`` component is ``file``, the rest valid, and submit it.
+
+    Returns the answer that decided, and whether it was addComponent's (a portal may refuse a
+    bad signature when the file is attached) rather than submitDossier's.
+    """
+    draft = portal.draft(procedure=procedure, complete=False)
+    for component in components_of(portal, procedure):
+        if component is slot:
+            added = portal.attach(draft["id"], slot["code"], file)
+            if added.status_code != 201:
+                return added, True
+        elif component.get("required"):
+            added = portal.attach(draft["id"], component["code"], portal.document_for(component))
+            expect_status("SUB-01", added, 201, why=f"component {component['code']}")
+    return portal.submit(draft["id"]), False
+
+
+def expect_signature_refused(
+    answer: httpx.Response, at_attach: bool, slot: dict[str, Any], why: str
+) -> None:
+    """A 422 that names the component (at submission) or the signature (at attachment)."""
+    problem = expect_refused("SUB-05", answer, {422}, why=why)
+    named = json.dumps(problem.get("errors", []), ensure_ascii=False)
+    wanted = "/file" if at_attach else "/components"
+    expect(
+        "SUB-05",
+        slot["code"] in named or wanted in named,
+        f"a reason naming the component {slot['code']} (or its {wanted} pointer)",
+        f"errors {named[:300]}",
+        answer,
+    )
+
+
+@pytest.mark.requirement("SUB-05")
+def test_submit_dossier_accepts_a_file_signed_by_a_trusted_signer(portal: Portal) -> None:
+    """A component that must be signed, signed by a signer the target trusts, is received."""
+    procedure, slot = signature_slot(portal)
+    file = signed(upload("sample.pdf", file_name="to-khai-da-ky.pdf"), portal.signer)
+    answer, at_attach = submit_with(portal, procedure, slot, file)
+    where = "addComponent" if at_attach else "submitDossier"
+    body = expect_status(
+        "SUB-05",
+        answer,
+        200,
+        why=f"{where}: a file signed by the configured signer (the sandbox CA's unless the "
+        "configuration names another) satisfies signatureRequired",
+    )
+    expect(
+        "SUB-05",
+        body.get("status") == "submitted",
+        "the dossier submitted",
+        f"status {body.get('status')!r}",
+        answer,
+    )
+
+
 @pytest.mark.requirement("SUB-05")
 def test_submit_dossier_refuses_an_unsigned_file_where_a_signature_is_required(
     portal: Portal,
 ) -> None:
-    """A file without a digital signature, for a component that must be signed, is refused."""
-    chosen = None
-    for code in dict.fromkeys(
-        c for c in (portal.target.procedures.primary, portal.target.procedures.with_fee) if c
-    ):
-        procedure = portal.procedure(code)
-        if portal.agency not in procedure.get("agencyCodes", []):
-            continue
-        signed = [
-            c
-            for c in components_of(portal, code)
-            if c.get("signatureRequired") and "application/pdf" in (c.get("mediaTypes") or [])
-        ]
-        if signed:
-            chosen = (code, signed[0])
-            break
-    if chosen is None:
-        pytest.skip("insufficient test data: no configured procedure asks for a signed PDF")
-    code, component = chosen
-    draft = portal.draft(procedure=code, complete=False)
-    # sample.pdf carries no signature of any kind, so no reading of "valid signature" fits it.
-    for other in components_of(portal, code):
-        if other.get("required") or other is component:
-            added = portal.attach(draft["id"], other["code"], upload(file_for(other)))
-            if other is component and added.status_code == 422:
-                expect_refused("SUB-05", added, {422}, why="an unsigned file where one is needed")
-                return
-            expect_status("SUB-01", added, 201, why=f"component {other['code']}")
-    answer = portal.submit(draft["id"])
-    problem = expect_refused(
-        "SUB-05", answer, {422}, why=f"component {component['code']} must be digitally signed"
+    """A file without a signature, for a component that must be signed, is refused."""
+    procedure, slot = signature_slot(portal)
+    answer, at_attach = submit_with(portal, procedure, slot, upload("sample.pdf"))
+    expect_signature_refused(
+        answer, at_attach, slot, f"component {slot['code']} must be digitally signed"
     )
-    named = json.dumps(problem.get("errors", []), ensure_ascii=False)
-    expect(
-        "SUB-05",
-        component["code"] in named or "/components" in named,
-        f"a reason naming the component {component['code']}",
-        f"errors {named[:300]}",
-        answer,
-    )
+
+
+FORGERIES = {
+    "impostor": "signed by a signer whose CA only copies the trusted CA's name",
+    "other-file": "a valid signature, but of another file",
+}
+
+
+@pytest.mark.requirement("SUB-05")
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_submit_dossier_refuses_a_file_whose_signature_is_not_valid(
+    portal: Portal, forgery: str
+) -> None:
+    """A signature that does not chain to a trusted CA, or is of another file, is refused."""
+    procedure, slot = signature_slot(portal)
+    file = upload("sample.pdf")
+    if forgery == "impostor":
+        file = signed(file, impostor())
+    else:
+        file = signed(file, portal.signer, content=document_bytes("sample.pdf") + b"\n% khac\n")
+    answer, at_attach = submit_with(portal, procedure, slot, file)
+    expect_signature_refused(answer, at_attach, slot, f"a file {FORGERIES[forgery]}")
 
 
 @pytest.mark.requirement("SUB-06")

@@ -315,7 +315,7 @@ def test_update_dossier_refuses_changes_to_a_submitted_dossier_outside_a_supplem
                 "addComponent",
                 "POST",
                 f"{path}/components",
-                {"componentCode": component["code"], "file": upload(file_for(component))},
+                {"componentCode": component["code"], "file": portal.document_for(component)},
             ),
             ("removeComponent", "DELETE", f"{path}/components/{held.get('id')}", None),
         )

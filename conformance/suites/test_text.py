@@ -16,7 +16,7 @@ import pytest
 from conformance.checks import expect, expect_refused, expect_status
 from conformance.client import TargetClient
 from conformance.config import TargetConfig
-from conformance.scenario import Portal, file_for, sample_form, upload
+from conformance.scenario import Portal, sample_form, upload
 
 NAMES = ("Nguyễn Thị Ánh Tuyết", "Đặng Quỳnh Hương", "Trương Thị Ngọc Hường")
 """Names with every kind of Vietnamese letter: breve, circumflex, horn, stroke, tone marks."""
@@ -98,7 +98,7 @@ def test_dossier_form_and_file_names_keep_vietnamese_text_exactly(
     if component is None:
         pytest.skip("insufficient test data: the primary procedure has no component")
     attached = portal.attach(
-        dossier["id"], component["code"], upload(file_for(component), file_name=FILE_NAME)
+        dossier["id"], component["code"], portal.document_for(component, file_name=FILE_NAME)
     )
     added = expect_status("TXT-01", attached, 201, why="a component with a Vietnamese file name")
     _kept(

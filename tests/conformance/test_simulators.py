@@ -15,6 +15,7 @@ import pytest
 from conformance.config import sandbox_target
 from conformance.outcomes import HarnessError
 from conformance.simulators import (
+    OnDemand,
     SimulatorHost,
     Simulators,
     secure_hash,
@@ -111,6 +112,23 @@ def test_host_refuses_a_port_in_use_with_a_harness_error() -> None:
 def test_host_cannot_mount_once_serving(sims: Simulators) -> None:
     with pytest.raises(HarnessError, match="mount first"):
         sims.host.mount("/late", [])
+
+
+def test_on_demand_starts_once_on_first_use_and_stops() -> None:
+    simulators = OnDemand(sandbox_target("http://127.0.0.1:9"))
+    assert not simulators.started
+    first = simulators()
+    try:
+        assert simulators.started
+        assert simulators() is first
+        assert first.host.running
+        discovery = f"{first.identity.issuer}/.well-known/openid-configuration"
+        assert httpx.get(discovery, timeout=5).json()["issuer"] == first.identity.issuer
+    finally:
+        simulators.stop()
+    assert not first.host.running
+    assert not simulators.started
+    simulators.stop()  # a second stop is harmless
 
 
 # ---- the event receiver ----------------------------------------------------------------------

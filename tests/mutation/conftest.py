@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from conformance.config import sandbox_document
+from conformance.simulators.identity import trust_option
 from tests.reference.live import LiveServer, free_port
 
 RUN_TIMEOUT = 600.0
@@ -62,8 +63,7 @@ class Target:
 
     def write_config(self, path: Path) -> Path:
         """The sandbox configuration of this server, with the simulators' fixed port."""
-        document = sandbox_document(self.base_url)
-        document["simulators"] = {"host": "127.0.0.1", "port": self.simulator_port}
+        document = sandbox_document(self.base_url, self.simulator_port)
         path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         return path
 
@@ -86,13 +86,18 @@ def run_suites(target: Target, report_dir: Path, *requirements: str) -> SuiteRun
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Any]:
-    """Start a reference server with extra options, pushing to the kit's NPSP simulator."""
+    """Start a reference server with extra options, calling and trusting the kit's simulators.
+
+    It pushes to the kit's NPSP and trusts the kit's identity provider (applicantB's tokens).
+    """
     started: list[LiveServer] = []
 
     def start(*options: str) -> Target:
         port = free_port()
+        simulators = f"http://127.0.0.1:{port}"
+        trust = ("--trust-issuer", trust_option(simulators))
         server = LiveServer(f"sqlite:///{tmp_path / 'reference.sqlite3'}",
-                            tmp_path / "server.log", "--sync-url", f"http://127.0.0.1:{port}",
+                            tmp_path / "server.log", "--sync-url", simulators, *trust,
                             *options).start()  # fmt: skip
         started.append(server)
         return Target(server, port)

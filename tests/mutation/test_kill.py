@@ -3,20 +3,28 @@
 For each fault of `reference_impl.faults.FAULTS`, the server starts with that fault on and the
 kit runs the tests of the fault's requirement against it: the run must exit 1 and the report
 must grade that requirement failed (warning, for a SHOULD). The kill rate is printed at the end.
+A fault that only a receipt at some time shows runs on a server whose clock starts at such a
+time (``serve --clock-start``), and a server without the fault passes on the same clock.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conformance.config import SANDBOX_SYSTEM, sandbox_document
 from egov_contract import load_catalogue
 from reference_impl.faults import FAULTS
+from reference_impl.fixtures_data import load_fixtures
+from tests.reference.live import client_token
 
-from .conftest import run_suites
+from .conftest import RUN_TIMEOUT, Target, run_suites
 
 pytestmark = [pytest.mark.slow, pytest.mark.mutation]
 
@@ -37,19 +45,16 @@ def kill_rate() -> Iterator[None]:
 
 
 # Faults a black-box run cannot always see, each with the reason. Strict where it never can.
-_TIME_DEPENDENT = (
-    "Only visible when the run happens outside the agency's working hours (receipt-time) or "
-    "when a receipt falls before a non-working day (appointments); the kit uses the real "
-    "clock. Both were caught by runs under faketime at Saturday 22:40 and Friday 10:00."
-)
-_LIMITS = {
-    "accept-expired-token": pytest.mark.xfail(
-        strict=True,
-        reason="the sandbox's tokens live 3600 s and the kit cannot get a validly signed token "
-        "that has expired; forged and expired-and-forged tokens are caught (SEC-02)",
-    ),
-    "receipt-time-not-rolled": pytest.mark.xfail(strict=False, reason=_TIME_DEPENDENT),
-    "appointment-in-calendar-days": pytest.mark.xfail(strict=False, reason=_TIME_DEPENDENT),
+# None today: accept-expired-token is caught with an expired token of the kit's own issuer.
+_LIMITS: dict[str, pytest.MarkDecorator] = {}
+
+
+# Faults only a receipt at certain times shows: the server's clock starts at such a time.
+_CLOCKS = {
+    # Saturday night: a correct receipt rolls to Monday 07:30, the fault's stays at 22:40.
+    "receipt-time-not-rolled": "2026-11-28T22:40:00+07:00",
+    # Friday morning: one working day after receipt is Monday, one calendar day is Saturday.
+    "appointment-in-calendar-days": "2026-11-27T10:00:00+07:00",
 }
 
 
@@ -62,7 +67,8 @@ def test_fault_is_caught_by_its_requirement(
 ) -> None:
     fault = FAULTS[name]
     level = load_catalogue().by_id(fault.requirement).level
-    server = live("--fault", name)
+    clock = ("--clock-start", _CLOCKS[name]) if name in _CLOCKS else ()
+    server = live("--fault", name, *clock)
     run = run_suites(server, tmp_path / "report", fault.requirement)
     expected = "failed" if level == "MUST" else "warning"
     outcome = run.outcome_of(fault.requirement)
@@ -73,3 +79,43 @@ def test_fault_is_caught_by_its_requirement(
     )
     if level == "MUST":
         assert run.exit_code == 1, run.output[-3000:]
+
+
+@pytest.mark.parametrize(("name", "start"), sorted(_CLOCKS.items()))
+def test_a_healthy_server_on_a_faults_clock_passes_its_requirement(
+    name: str, start: str, live: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Fairness: the clock that shows a fault does not fail a server without it."""
+    requirement = FAULTS[name].requirement
+    server = live("--clock-start", start)
+    _expect_clock_near(server, datetime.fromisoformat(start))
+    run = run_suites(server, tmp_path / "report", requirement)
+    assert run.outcome_of(requirement) == "passed", run.output[-3000:]
+    assert run.failing() == [], run.output[-3000:]
+
+
+def test_each_clock_puts_its_fault_in_sight() -> None:
+    """From each start, for the whole run, the faulty answer differs from the correct one."""
+    fixtures = load_fixtures()
+    chosen = sandbox_document("http://127.0.0.1")["procedures"]
+    periods = fixtures.working_periods(chosen["agencyCode"])
+    calendar = fixtures.calendar
+    run = timedelta(seconds=RUN_TIMEOUT)
+    night = datetime.fromisoformat(_CLOCKS["receipt-time-not-rolled"])
+    for sent in (night, night + run):
+        assert calendar.official_receipt_time(sent, periods) != sent
+    morning = datetime.fromisoformat(_CLOCKS["appointment-in-calendar-days"])
+    for sent in (morning, morning + run):
+        received = calendar.official_receipt_time(sent, periods).date()
+        for code in (chosen["primary"], chosen["withFee"]):
+            days = fixtures.procedures[code]["processingDays"]
+            working = calendar.add_working_days(received, days)
+            assert working > received + timedelta(days=days), (code, sent, working)
+
+
+def _expect_clock_near(target: Target, start: datetime) -> None:
+    """The server's clock runs from ``start``: the iat of a token it issues just now."""
+    token = client_token(target.base_url, *SANDBOX_SYSTEM)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert 0 <= claims["iat"] - start.timestamp() < RUN_TIMEOUT, claims

@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from conformance.signatures import impostor, sandbox_signer, signed
 from reference_impl.clock import VN_TZ
 from reference_impl.signing import issue_jwt
 from reference_impl.tokens import subject_claims
@@ -37,6 +38,7 @@ from .test_dossiers import (
     moved,
     read,
     sample_form,
+    signed_upload,
     submitted,
     upload,
 )
@@ -160,6 +162,28 @@ def lying_file_refused(server: Server) -> bool:
     return attach(server, dossier_id, "TKKS", upload("lying.pdf")).status_code == 422
 
 
+def _marriage_with(server: Server, file: dict[str, str]) -> int:
+    """The status that decides a marriage dossier whose signed form is ``file``."""
+    dossier_id = ok(create(server, procedure="1.000894"), 201)["id"]
+    added = attach(server, dossier_id, "TKDKKH", file)
+    if added.status_code != 201:
+        return int(added.status_code)
+    return int(act(server, dossier_id, "submission", who=APPLICANT).status_code)
+
+
+def unsigned_form_refused(server: Server) -> bool:
+    return _marriage_with(server, upload("sample.pdf")) == 422
+
+
+def impostor_signature_refused(server: Server) -> bool:
+    return _marriage_with(server, signed(upload("sample.pdf"), impostor())) == 422
+
+
+def signature_of_another_file_refused(server: Server) -> bool:
+    other = sandbox_signer().sign(b"%PDF-1.4 another file")
+    return _marriage_with(server, {**upload("sample.pdf"), "signature": other}) == 422
+
+
 def saturday_night_counts_from_monday(server: Server) -> bool:
     server.clock.set(datetime(2025, 3, 15, 22, 40, tzinfo=VN_TZ))
     return submitted(server)["officialReceiptTime"] == "2025-03-17T07:30:00+07:00"
@@ -184,7 +208,7 @@ def code_format(server: Server) -> bool:
 def codes_unique_per_unit(server: Server) -> bool:
     first = submitted(server)["code"]
     marriage = ok(create(server, who=OTHER_APPLICANT, procedure="1.000894"), 201)["id"]
-    ok(attach(server, marriage, "TKDKKH", who=OTHER_APPLICANT), 201)
+    ok(attach(server, marriage, "TKDKKH", signed_upload(), who=OTHER_APPLICANT), 201)
     second = ok(act(server, marriage, "submission", who=OTHER_APPLICANT))["code"]
     return first != second
 
@@ -361,6 +385,9 @@ PROBES: dict[str, Probe] = {
     "accept-incomplete-dossier": incomplete_dossier_refused,
     "first-reason-only": every_reason_given,
     "skip-content-sniffing": lying_file_refused,
+    "signature-not-checked": unsigned_form_refused,
+    "signature-chain-not-checked": impostor_signature_refused,
+    "signature-digest-not-checked": signature_of_another_file_refused,
     "receipt-time-not-rolled": saturday_night_counts_from_monday,
     "times-in-utc": times_in_vietnam,
     "appointment-in-calendar-days": appointment_on_working_day,

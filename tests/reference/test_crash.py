@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.signatures import sandbox_signer, signed
 from egov_contract import fixtures_dir, load_document
 
 from .live import LiveServer, client_token, sign_in
@@ -149,7 +150,7 @@ class Portal:
             "mediaType": "application/pdf",
             "contentBase64": base64.b64encode(content).decode(),
         }
-        component = {"componentCode": "TKDKKH", "file": upload}
+        component = {"componentCode": "TKDKKH", "file": signed(upload, sandbox_signer())}
         path = f"/dossiers/{dossier['id']}/components"
         self.call(client, self.citizen, "POST", path, json=component)
         return str(dossier["id"])

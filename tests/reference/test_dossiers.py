@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
+from conformance.signatures import sandbox_signer, signed
 from egov_contract import fixtures_dir
 from reference_impl.clock import VN_TZ
 
@@ -53,6 +54,11 @@ def upload(
         "mediaType": media_type or guessed[name.rsplit(".", 1)[1]],
         "contentBase64": base64.b64encode(document_bytes(name)).decode(),
     }
+
+
+def signed_upload(name: str = "sample.pdf") -> dict[str, str]:
+    """A fixture document signed by the sandbox signer, for a component that must be signed."""
+    return signed(upload(name), sandbox_signer())
 
 
 def sample_form(procedure: str = PROCEDURE) -> dict[str, Any]:
@@ -653,7 +659,10 @@ def test_submit_dossier_raises_the_fees_due_on_submission(server: Server) -> Non
     created = create(server, who=OTHER_APPLICANT, procedure="1.000894")
     assert created.status_code == 201, created.text
     dossier_id = created.json()["id"]
-    assert attach(server, dossier_id, "TKDKKH", who=OTHER_APPLICANT).status_code == 201
+    marriage_form = signed_upload()
+    assert (
+        attach(server, dossier_id, "TKDKKH", marriage_form, who=OTHER_APPLICANT).status_code == 201
+    )
     answer = act(server, dossier_id, "submission", who=OTHER_APPLICANT)
     assert answer.status_code == 200, answer.text
     fees = server.call("GET", f"/dossiers/{dossier_id}/fees", who=OTHER_APPLICANT)

@@ -247,9 +247,13 @@ def _grade(
     item: pytest.Item, report: pytest.TestReport, call: pytest.CallInfo[None], run: ConformanceRun
 ) -> TestOutcome:
     doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
+    title = doc.strip().splitlines()[0]
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:  # which case of a parametrised test
+        title = f"{title} [{callspec.id}]"
     outcome = TestOutcome(
         name=item.nodeid,
-        title=doc.strip().splitlines()[0],
+        title=title,
         requirements=requirements_of(item),
         outcome=Outcome.PASSED,
         duration_ms=report.duration * 1000,

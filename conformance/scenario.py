@@ -111,6 +111,11 @@ class Portal:
 
     # ---- applicant ---------------------------------------------------------------------------
 
+    def register(self, as_: str = "applicantA", requirement: str = "ACC-01") -> None:
+        """Make sure ``as_`` has a portal account; notifications go to an account."""
+        answer = self.call("POST", "identity", "/accounts", as_=as_, json={})
+        expect_status(requirement, answer, 200, 201, why=f"{as_} registers (again: harmless)")
+
     def create(
         self, as_: str = "applicantA", procedure: str | None = None, **body: Any
     ) -> httpx.Response:

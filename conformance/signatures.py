@@ -95,32 +95,40 @@ def impostor() -> Signer:
     trusted = x509.load_pem_x509_certificate(
         (fixtures_dir() / "signing" / "sandbox-ca.pem").read_bytes()
     )
-    ca_key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    ca = _certificate(trusted.subject, trusted.subject, ca_key, ca_key, now, authority=True)
+    valid = (now - timedelta(days=1), now + timedelta(days=30))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue_certificate(
+        trusted.subject, ca_key, (trusted.subject, ca_key), valid, authority=True
+    )
     signer_key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Người ký mạo danh")])
-    signer = _certificate(subject, trusted.subject, signer_key, ca_key, now, authority=False)
-    pem = serialization.Encoding.PEM
-    key_pem = signer_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return Signer(signer.public_bytes(pem) + ca.public_bytes(pem), key_pem)
+    signer = issue_certificate(subject, signer_key, (trusted.subject, ca_key), valid)
+    return signer_from([signer, ca], signer_key)
 
 
-def _certificate(
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def issue_certificate(
     subject: x509.Name,
-    issuer: x509.Name,
-    key: ec.EllipticCurvePrivateKey,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    now: datetime,
+    key: PrivateKey,
+    issuer: tuple[x509.Name, PrivateKey],
+    valid: tuple[datetime, datetime],
     *,
-    authority: bool,
+    authority: bool = False,
+    signing: bool = True,
 ) -> x509.Certificate:
+    """An X.509 certificate for ``key``: a CA's (``authority``) or a signer's.
+
+    ``issuer`` is the issuing CA's name and key (the subject's own for a self-signed CA);
+    ``signing`` False gives a signer's key a usage that does not include signing.
+    """
+    may_sign = signing and not authority
     usage = x509.KeyUsage(
-        digital_signature=not authority,
-        content_commitment=not authority,
-        key_encipherment=False,
+        digital_signature=may_sign,
+        content_commitment=may_sign,
+        key_encipherment=not authority and not signing,
         data_encipherment=False,
         key_agreement=False,
         key_cert_sign=authority,
@@ -131,12 +139,21 @@ def _certificate(
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
-        .issuer_name(issuer)
+        .issuer_name(issuer[0])
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
         .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
         .add_extension(usage, critical=True)
-        .sign(issuer_key, hashes.SHA256())
+        .sign(issuer[1], hashes.SHA256())
     )
+
+
+def signer_from(chain: list[x509.Certificate], key: PrivateKey) -> Signer:
+    """A `Signer` of certificates (the signer's first) and its private key."""
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return Signer(b"".join(c.public_bytes(pem) for c in chain), key_pem)

@@ -28,6 +28,28 @@ Level = Literal["MUST", "SHOULD", "MAY"]
 SCHEMA = "requirement-catalogue.json"
 PROFILES = ("national-portal", "one-stop", "payment-platform", "repository")
 _LEGAL_KINDS = frozenset({"decree", "circular", "decision", "technical-regulation"})
+_VI_KINDS = {
+    "decree": "Nghị định",
+    "circular": "Thông tư",
+    "decision": "Quyết định",
+    "technical-regulation": "Quy chuẩn kỹ thuật quốc gia",
+}
+# Document numbers are kept in ASCII in the catalogue; Vietnamese writes these letters with Đ.
+_VI_LETTERS = {"/ND-": "/NĐ-", "/QD-": "/QĐ-"}
+
+
+def _vi_number(number: str | None) -> str:
+    text = number or ""
+    for ascii_form, vietnamese in _VI_LETTERS.items():
+        text = text.replace(ascii_form, vietnamese)
+    return text
+
+
+def _vi_date(issued: str) -> str:
+    """``2020-04-08`` as ``08/04/2020``; a month (``2023-07``) as ``tháng 07/2023``."""
+    pieces = issued.split("-")
+    written = "/".join(reversed(pieces))
+    return written if len(pieces) == 3 else f"tháng {written}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +180,38 @@ class Catalogue:
         if not where.article_confirmed:
             place += " (article unconfirmed)"
         return f"{name}, {place}"
+
+    def cite_vi(self, requirement: Requirement | str) -> str:
+        """`cite` in Vietnamese, in the order Vietnamese legal writing uses.
+
+        ``Điểm a khoản 2 Điều 11 Nghị định 45/2020/NĐ-CP ngày 08/04/2020``; standards and other
+        documents keep their own names (``RFC 9457, mục 3``).
+        """
+        row = requirement if isinstance(requirement, Requirement) else self.by_id(requirement)
+        where = row.source
+        doc = self.source(where.document)
+        numbered = where.article[:1].isdigit()
+        if doc.kind in _LEGAL_KINDS:
+            parts = [f"điểm {where.point}"] if where.point else []
+            parts += [f"khoản {where.clause}"] if where.clause else []
+            article = where.article.replace("Form ", "Mẫu số ", 1)
+            parts.append(f"Điều {article}" if numbered else article)
+            place = " ".join(parts)
+            place = place[:1].upper() + place[1:]
+            name = f"{_VI_KINDS[doc.kind]} {_vi_number(doc.number)}"
+        elif doc.kind in {"standard", "internet-draft"}:
+            name = doc.number or doc.title
+            place = f"mục {where.article}" if numbered else f"mục “{where.article}”"
+        else:
+            name = doc.title
+            place = f"“{where.article}”"
+        if doc.issued:
+            day = _vi_date(doc.issued)
+            name += f" {day}" if day.startswith("tháng") else f" ngày {day}"
+            name += "" if doc.dates_confirmed else " (ngày chưa đối chiếu)"
+        if not where.article_confirmed:
+            place += " (điều chưa đối chiếu)"
+        return f"{place} {name}" if doc.kind in _LEGAL_KINDS else f"{name}, {place}"
 
 
 def _plain(node: Any) -> Any:

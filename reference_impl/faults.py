@@ -215,6 +215,8 @@ FAULTS: Mapping[str, Fault] = _faults(
     # ---- requests ---------------------------------------------------------------------------
     ("request-refusal-without-reason", "REQ-02", "requests",
      "refuseRequest accepts a body without a reason."),
+    ("request-notify-choice-ignored", "REQ-04", "requests",
+     "A requester who asked to be told by post is notified electronically, and nothing is posted."),
     ("request-answer-not-notified", "REQ-03", "requests",
      "A resolved request is not notified to the requester."),
     ("request-idempotency-ignored", "ERR-06", "requests",

@@ -358,6 +358,20 @@ def test_cite_gives_number_date_and_article(catalogue: Catalogue) -> None:
     assert catalogue.cite("ERR-01") == "RFC 9457 of 2023-07, §3"
 
 
+def test_cite_vi_writes_the_place_first_and_the_vietnamese_number(catalogue: Catalogue) -> None:
+    assert catalogue.cite_vi("RCV-03") == "Điều 11 Nghị định 45/2020/NĐ-CP ngày 08/04/2020"
+    assert catalogue.cite_vi("RCV-08") == (
+        "Điểm a khoản 1 Điều 7 Nghị định 137/2024/NĐ-CP ngày 23/10/2024"
+    )
+    assert "(điều chưa đối chiếu)" in catalogue.cite_vi("ACC-02")
+    assert catalogue.cite_vi("ACC-04").startswith("Điều 11 Quyết định 31/2021/QĐ-TTg")
+    assert catalogue.cite_vi("ERR-01") == "RFC 9457 tháng 07/2023, mục 3"
+    for requirement in catalogue:  # every row has one, without the English place words
+        cited = catalogue.cite_vi(requirement)
+        assert cited
+        assert [w for w in ("Art. ", "§", "unconfirmed") if w in cited] == [], cited
+
+
 # --- broken catalogues -----------------------------------------------------------------------
 
 

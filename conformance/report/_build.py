@@ -150,6 +150,7 @@ def build_report(
             [t for t in outcomes if requirement.id in t.requirements],
             claimed=claimed,
             source=catalogue.cite(requirement),
+            source_vi=catalogue.cite_vi(requirement),
             waiver=waived.get(requirement.id),
             today=today,
         )

@@ -150,8 +150,10 @@ def grade(
     source: str,
     waiver: WaiverLike | None,
     today: date,
+    source_vi: str | None = None,
 ) -> Graded:
-    """Grade one requirement from the tests that list it."""
+    """Grade one requirement from the tests that list it (``source_vi``: the citation in
+    Vietnamese, for the Vietnamese page)."""
     contributions = [_contribution(test, requirement) for test in tests]
     excused = False
     reason: str | None
@@ -170,6 +172,7 @@ def grade(
         "level": requirement.level,
         "title": {"en": requirement.title.en, "vi": requirement.title.vi},
         "source": source,
+        **({"sourceVi": source_vi} if source_vi else {}),
         "outcome": outcome.value,
         "durationMs": sum(c.result["durationMs"] for c in contributions),
         "tests": [c.result for c in contributions],

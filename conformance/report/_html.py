@@ -133,7 +133,7 @@ def _requirements(report: Mapping[str, Any], w: Words) -> str:
         reason = localise_reason(r.get("reason", ""), w.lang)
         rows.append(
             f"<tr><td>{ident}</td><td>{_e(w.levels.get(r['level'], r['level']))}</td>"
-            f"<td>{_e(r['title'][w.lang])}</td><td>{_e(r['source'])}</td>"
+            f"<td>{_e(r['title'][w.lang])}</td><td>{_e(_source(r, w.lang))}</td>"
             f"<td>{_badge(r['outcome'], w)}</td><td class='n'>{_e(r['durationMs'])}</td>"
             f"<td>{_e(reason)}</td></tr>"
         )
@@ -212,6 +212,13 @@ def _coverage(report: Mapping[str, Any], w: Words) -> str:
             f"<td class='n'>{_e(c['tests'])}</td><td>{_e(note)}</td></tr>"
         )
     return f"<h2>{_e(w.coverage)}</h2><table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _source(requirement: Mapping[str, Any], lang: str) -> str:
+    """The legal source in the page's language, when the report has it in that language."""
+    if lang == "vi" and requirement.get("sourceVi"):
+        return str(requirement["sourceVi"])
+    return str(requirement["source"])
 
 
 def render_html(report: Mapping[str, Any], lang: str = "en") -> str:

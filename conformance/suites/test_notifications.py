@@ -27,12 +27,6 @@ WAIT_SECONDS = 10.0
 Notification = dict[str, Any]
 
 
-def register(portal: Portal) -> None:
-    """Make sure applicantA has a portal account: notifications go to an account."""
-    answer = portal.call("POST", "identity", "/accounts", as_="applicantA", json={})
-    expect_status("ACC-01", answer, 200, 201, why="registering (again) is harmless")
-
-
 def refs_of(note: Notification) -> dict[str, Any]:
     """The objects a notification names (empty when it names none)."""
     refs = note.get("refs")
@@ -114,7 +108,7 @@ def says_time(text: str, moment: Any) -> bool:
 @pytest.mark.requirement("NTF-01")
 def test_submit_dossier_notifies_the_code_and_the_official_receipt_time(portal: Portal) -> None:
     """A successful submission is notified to the applicant with its code and receipt time."""
-    register(portal)
+    portal.register()
     dossier = portal.submitted()
     code, receipt = dossier["code"], parse_time(dossier.get("officialReceiptTime"))
     note, page = wait_for(
@@ -142,7 +136,7 @@ def carries(reason: str, dossier: dict[str, Any]) -> Callable[[Notification], bo
 @pytest.mark.requirement("NTF-02")
 def test_refuse_dossier_notifies_the_applicant_with_the_reason(portal: Portal) -> None:
     """A refusal reaches the applicant as a notification that carries its reason."""
-    register(portal)
+    portal.register()
     reason = "Hồ sơ không thuộc thẩm quyền tiếp nhận của cơ quan này (kiểm thử từ chối)."
     dossier = portal.submitted()
     portal.step("RCV-08", dossier["id"], "refusal", {"reason": reason})
@@ -157,7 +151,7 @@ def test_refuse_dossier_notifies_the_applicant_with_the_reason(portal: Portal) -
 @pytest.mark.requirement("NTF-02")
 def test_request_supplement_notifies_the_applicant_with_the_reason(portal: Portal) -> None:
     """A supplement request reaches the applicant as a notification that carries its reason."""
-    register(portal)
+    portal.register()
     reason = "Đề nghị bổ sung bản chụp rõ nét của thành phần hồ sơ (kiểm thử bổ sung)."
     components = [c for c in portal.procedure().get("components", []) if c.get("required")]
     if not components:
@@ -177,7 +171,7 @@ def test_request_supplement_notifies_the_applicant_with_the_reason(portal: Porta
 @pytest.mark.requirement("NTF-02")
 def test_stop_processing_notifies_the_applicant_with_the_reason(portal: Portal) -> None:
     """Stopping a dossier reaches the applicant as a notification that carries the reason."""
-    register(portal)
+    portal.register()
     reason = "Hồ sơ không đủ điều kiện giải quyết theo quy định (kiểm thử dừng xử lý)."
     dossier = portal.in_process()
     portal.step("WDR-03", dossier["id"], "stop", {"reason": reason})
@@ -192,7 +186,7 @@ def test_stop_processing_notifies_the_applicant_with_the_reason(portal: Portal) 
 @pytest.mark.requirement("NTF-03")
 def test_deliver_result_notifies_the_applicant_with_the_result_code(portal: Portal) -> None:
     """A delivered result is notified to the applicant with the result's code."""
-    register(portal)
+    portal.register()
     dossier = portal.resolved()
     codes = dossier.get("resultCodes") or []
     if not codes:

@@ -408,23 +408,42 @@ def _bearer(token: str) -> dict[str, Any]:
     return {"token": token}
 
 
+@dataclass(frozen=True)
+class Sweeper:
+    """`sweep` over the run's protected operations, or the part of them ``only`` keeps."""
+
+    client: TargetClient
+    holdings: Holdings
+    operations: Sequence[Operation]
+
+    def refuse(
+        self,
+        requirement: str,
+        allowed: Iterable[int],
+        expected: str,
+        credentials: Callable[[Operation], dict[str, Any]],
+        only: Callable[[Operation], bool] | None = None,
+    ) -> None:
+        """Every chosen operation answers one of ``allowed`` and changes nothing."""
+        chosen = [o for o in self.operations if only is None or only(o)]
+        sweep(requirement, self.client, self.holdings, chosen, allowed, expected, credentials)
+
+
+@pytest.fixture
+def sweeper(client: TargetClient, holdings: Holdings, operations: list[Operation]) -> Sweeper:
+    """The protected operations of the run, with applicantA's objects."""
+    return Sweeper(client, holdings, operations)
+
+
 # ---- SEC-01: no token ------------------------------------------------------------------------
 
 
 @pytest.mark.requirement("SEC-01")
 def test_protected_operations_refuse_a_request_without_a_token(
-    client: TargetClient, holdings: Holdings, operations: list[Operation]
+    client: TargetClient, sweeper: Sweeper
 ) -> None:
     """Every protected operation called without a bearer token is 401 and does nothing."""
-    sweep(
-        "SEC-01",
-        client,
-        holdings,
-        operations,
-        {401},
-        "HTTP 401 without a token",
-        lambda _operation: {},
-    )
+    sweeper.refuse("SEC-01", {401}, "HTTP 401 without a token", lambda _operation: {})
     answer = client.call(
         "GET", "dossiers", "/dossiers", headers={"Authorization": "Basic a2l0Og=="}
     )
@@ -440,99 +459,60 @@ def test_protected_operations_refuse_a_request_without_a_token(
 # ---- SEC-02: tokens that must not verify -----------------------------------------------------
 
 
-@pytest.mark.requirement("SEC-02")
-def test_protected_operations_refuse_a_token_signed_by_another_key(
-    client: TargetClient, holdings: Holdings, operations: list[Operation], tokens: Tokens
-) -> None:
-    """A token with valid claims re-signed by a key the provider never published is 401."""
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        "HTTP 401 for a token whose signature is not the trusted provider's",
-        lambda op: _bearer(tokens.forged("other-key", op, resign)),
-    )
-
-
-@pytest.mark.requirement("SEC-02")
-def test_protected_operations_refuse_a_token_with_a_flipped_signature_byte(
-    client: TargetClient, holdings: Holdings, operations: list[Operation], tokens: Tokens
-) -> None:
-    """A real token with one byte of its signature changed is 401."""
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        "HTTP 401 for a token whose signature was tampered with",
-        lambda op: _bearer(tokens.forged("flipped", op, flip_signature_byte)),
-    )
-
-
-@pytest.mark.requirement("SEC-02")
-def test_protected_operations_refuse_unsigned_and_hmac_tokens(
-    client: TargetClient, holdings: Holdings, operations: list[Operation], tokens: Tokens
-) -> None:
-    """A token with "alg": "none", or signed HS256 with the public key set, is 401."""
-    keys = client.call("GET", "identity", "/identity/jwks").content or b"egov-conformance"
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        'HTTP 401 for a token with "alg": "none"',
-        lambda op: _bearer(tokens.forged("none", op, unsigned)),
-    )
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        "HTTP 401 for a token signed HS256 (not the provider's algorithm)",
-        lambda op: _bearer(tokens.forged("hs256", op, lambda t: hmac_signed(t, keys))),
-    )
-
-
-@pytest.mark.requirement("SEC-02")
-def test_protected_operations_refuse_an_expired_forged_token(
-    client: TargetClient, holdings: Holdings, operations: list[Operation], tokens: Tokens
-) -> None:
-    """A token whose exp has passed (signed by a stranger's key) is 401."""
+def _expired_resigned(token: str, _keys: bytes) -> str:
     now = int(time.time())
+    return resign(token, exp=now - 600, iat=now - 4200, nbf=now - 4200)
 
-    def expired(token: str) -> str:
-        return resign(token, exp=now - 600, iat=now - 4200, nbf=now - 4200)
 
-    sweep(
+FORGERIES: dict[str, tuple[str, Callable[[str, bytes], str]]] = {
+    "other-key": (
+        "whose signature is not the trusted provider's (valid claims, a stranger's key)",
+        lambda token, _keys: resign(token),
+    ),
+    "flipped-byte": (
+        "whose signature was tampered with (one byte changed)",
+        lambda token, _keys: flip_signature_byte(token),
+    ),
+    "alg-none": ('with "alg": "none" and no signature', lambda token, _keys: unsigned(token)),
+    "hs256": (
+        "signed HS256 with the published key set as the secret (algorithm confusion)",
+        hmac_signed,
+    ),
+    "expired-forged": ("whose exp has passed, signed by a stranger's key", _expired_resigned),
+    "untrusted-issuer": (
+        f"of the untrusted issuer {UNTRUSTED_ISSUER}",
+        lambda token, _keys: resign(token, iss=UNTRUSTED_ISSUER, kid="kit-untrusted-1"),
+    ),
+}
+"""Tokens made from a real one that must not verify: what is wrong, and how it is made."""
+
+
+@pytest.mark.requirement("SEC-02")
+@pytest.mark.parametrize("forgery", sorted(FORGERIES))
+def test_protected_operations_refuse_a_forged_token(
+    client: TargetClient, sweeper: Sweeper, tokens: Tokens, forgery: str
+) -> None:
+    """A token forged from a real one (key, signature, algorithm, issuer, expiry) is 401."""
+    what, make = FORGERIES[forgery]
+    keys = b""
+    if forgery == "hs256":
+        keys = client.call("GET", "identity", "/identity/jwks").content or b"egov-conformance"
+    sweeper.refuse(
         "SEC-02",
-        client,
-        holdings,
-        operations,
         {401},
-        "HTTP 401 for an expired token",
-        lambda op: _bearer(tokens.forged("expired-forged", op, expired)),
+        f"HTTP 401 for a token {what}",
+        lambda op: _bearer(tokens.forged(forgery, op, lambda token: make(token, keys))),
     )
 
 
 @pytest.mark.requirement("SEC-02")
 def test_protected_operations_refuse_an_expired_token_of_the_provider(
-    client: TargetClient,
-    holdings: Holdings,
-    operations: list[Operation],
-    kit_tokens: KitTokens | None,
+    client: TargetClient, sweeper: Sweeper, kit_tokens: KitTokens | None
 ) -> None:
     """A token the trusted provider signed is 401 once its exp has passed."""
     if kit_tokens is not None:
-        sweep(
+        sweeper.refuse(
             "SEC-02",
-            client,
-            holdings,
-            operations,
             {401},
             f"HTTP 401 for a token of the trusted issuer {kit_tokens.issuer}, correctly signed, "
             "whose exp passed an hour ago",
@@ -546,15 +526,12 @@ def test_protected_operations_refuse_an_expired_token_of_the_provider(
         pytest.skip(
             f"the identity provider's tokens live {lifetime} s: the kit cannot wait for one to "
             "expire, and cannot sign one with the provider's key (the expired-but-forged case is "
-            "test_protected_operations_refuse_an_expired_forged_token); a target that trusts "
-            "the kit's issuer (an identity of kind kit-issuer) gets this test"
+            "test_protected_operations_refuse_a_forged_token[expired-forged]); a target that "
+            "trusts the kit's issuer (an identity of kind kit-issuer) gets this test"
         )
     time.sleep(max(0, int(claims["exp"]) - int(time.time())) + 2)
-    sweep(
+    sweeper.refuse(
         "SEC-02",
-        client,
-        holdings,
-        operations,
         {401},
         "HTTP 401 for a validly signed token whose exp has passed",
         lambda _operation: _bearer(token),
@@ -563,11 +540,7 @@ def test_protected_operations_refuse_an_expired_token_of_the_provider(
 
 @pytest.mark.requirement("SEC-02")
 def test_protected_operations_refuse_a_token_issued_for_another_audience(
-    client: TargetClient,
-    target: TargetConfig,
-    holdings: Holdings,
-    operations: list[Operation],
-    kit_tokens: KitTokens | None,
+    client: TargetClient, target: TargetConfig, sweeper: Sweeper, kit_tokens: KitTokens | None
 ) -> None:
     """A correctly signed token for another audience (an ID token, or the kit issuer's) is 401."""
     id_tokens, unusable = _id_tokens(client, target)
@@ -577,26 +550,15 @@ def test_protected_operations_refuse_a_token_issued_for_another_audience(
             "gets this test with the kit's tokens"
         )
     if not unusable:
-
-        def credentials(operation: Operation) -> dict[str, Any]:
-            identity = operation.token_identity
-            return _bearer(id_tokens.get(identity, id_tokens["applicantA"]))
-
-        sweep(
+        sweeper.refuse(
             "SEC-02",
-            client,
-            holdings,
-            operations,
             {401},
             "HTTP 401 for a token whose audience is not egov-portal (the sign-in's ID token)",
-            credentials,
+            lambda op: _bearer(id_tokens.get(op.token_identity, id_tokens["applicantA"])),
         )
     if kit_tokens is not None:
-        sweep(
+        sweeper.refuse(
             "SEC-02",
-            client,
-            holdings,
-            operations,
             {401},
             f"HTTP 401 for a token of the trusted issuer {kit_tokens.issuer}, correctly signed, "
             f"whose audience is {OTHER_AUDIENCE!r}, not egov-portal",
@@ -625,78 +587,44 @@ def _id_tokens(client: TargetClient, target: TargetConfig) -> tuple[dict[str, st
     return id_tokens, ""
 
 
-@pytest.mark.requirement("SEC-02")
-def test_protected_operations_refuse_a_token_of_an_untrusted_issuer(
-    client: TargetClient, holdings: Holdings, operations: list[Operation], tokens: Tokens
-) -> None:
-    """A token naming an issuer the portal does not trust is 401."""
-
-    def untrusted(token: str) -> str:
-        return resign(token, iss=UNTRUSTED_ISSUER, kid="kit-untrusted-1")
-
-    sweep(
-        "SEC-02",
-        client,
-        holdings,
-        operations,
-        {401},
-        f"HTTP 401 for a token of the untrusted issuer {UNTRUSTED_ISSUER}",
-        lambda op: _bearer(tokens.forged("untrusted", op, untrusted)),
-    )
-
-
 # ---- SEC-03 and SEC-08: roles ----------------------------------------------------------------
 
 
-@pytest.mark.requirement("SEC-03")
-def test_officer_and_system_operations_refuse_applicants(
-    client: TargetClient, holdings: Holdings, operations: list[Operation]
-) -> None:
-    """An applicant's valid token is 403 on every officer and system operation."""
-    chosen = [o for o in operations if "applicant" not in o.roles]
-    sweep(
-        "SEC-03",
-        client,
-        holdings,
-        chosen,
-        {403},
-        "HTTP 403 for an applicant's token on an operation of officers or systems",
-        lambda _operation: {"as_": "applicantA"},
-    )
+ROLE_SWEEPS: dict[str, tuple[str, Callable[[Operation], bool], str]] = {
+    "applicant-on-officer-or-system": (
+        "applicantA",
+        lambda o: "applicant" not in o.roles,
+        "an applicant's token on an operation of officers or systems",
+    ),
+    "officer-on-system": (
+        "officer",
+        lambda o: "officer" not in o.roles and "applicant" not in o.roles,
+        "an officer's token on a system operation",
+    ),
+}
+"""Valid tokens of one role on the operations of others: whose token, on which, said how."""
 
 
 @pytest.mark.requirement("SEC-03")
-def test_system_operations_refuse_officers(
-    client: TargetClient, holdings: Holdings, operations: list[Operation]
-) -> None:
-    """An officer's valid token is 403 on every operation for other state systems."""
-    chosen = [o for o in operations if "officer" not in o.roles and "applicant" not in o.roles]
-    sweep(
-        "SEC-03",
-        client,
-        holdings,
-        chosen,
-        {403},
-        "HTTP 403 for an officer's token on a system operation",
-        lambda _operation: {"as_": "officer"},
-    )
+@pytest.mark.parametrize("case", sorted(ROLE_SWEEPS))
+def test_operations_refuse_the_roles_they_are_not_for(sweeper: Sweeper, case: str) -> None:
+    """A valid token of a role an operation does not list (``x-egov-roles``) is 403."""
+    identity, only, what = ROLE_SWEEPS[case]
+    sweeper.refuse("SEC-03", {403}, f"HTTP 403 for {what}", lambda _o: {"as_": identity}, only)
 
 
 @pytest.mark.requirement("SEC-08")
 @pytest.mark.parametrize("identity", ["applicantA", "organisation", "officer"])
 def test_system_operations_refuse_every_token_but_a_system_clients(
-    identity: str, client: TargetClient, holdings: Holdings, operations: list[Operation]
+    identity: str, sweeper: Sweeper
 ) -> None:
     """Operations for other state systems refuse the tokens of people (401 or 403)."""
-    chosen = [o for o in operations if o.roles == ("system",)]
-    sweep(
+    sweeper.refuse(
         "SEC-08",
-        client,
-        holdings,
-        chosen,
         {401, 403},
         f"HTTP 401 or 403 for {identity}'s token on a system-only operation",
         lambda _operation: {"as_": identity},
+        lambda o: o.roles == ("system",),
     )
 
 
@@ -705,21 +633,18 @@ def test_system_operations_refuse_every_token_but_a_system_clients(
 
 @pytest.mark.requirement("SEC-06")
 def test_officer_actions_refuse_an_officer_of_another_agency(
-    client: TargetClient, target: TargetConfig, holdings: Holdings, operations: list[Operation]
+    client: TargetClient, target: TargetConfig, holdings: Holdings, sweeper: Sweeper
 ) -> None:
     """An officer of another agency gets 403 or 404 for every officer action here."""
     if "officerOtherAgency" not in target.identities:
         pytest.skip("the target configuration has no identity 'officerOtherAgency'")
-    chosen = [o for o in operations if o.roles == ("officer",)]
     result_before = _result_status(client, holdings)
-    sweep(
+    sweeper.refuse(
         "SEC-06",
-        client,
-        holdings,
-        chosen,
         {403, 404},
         "HTTP 403 or 404 for an officer of another agency acting on this agency's objects",
         lambda _operation: {"as_": "officerOtherAgency"},
+        lambda o: o.roles == ("officer",),
     )
     expect(
         "SEC-06",

@@ -1,7 +1,8 @@
 """Online requests to agencies and their answers (Decree 137/2024/ND-CP Art. 7).
 
 Agencies receive and resolve requests online; a refusal gives a clear reason (Art. 7(1)(a)) and
-every answer is notified to the requester electronically (Art. 7(1)(c)).
+every answer is notified to the requester electronically (Art. 7(1)(c)), or by post alone when
+the requester asked not to be notified electronically.
 """
 
 from __future__ import annotations
@@ -139,11 +140,16 @@ def _answer(ctx: Context, status: str, answer: dict[str, str]) -> Reply:
             )
         now = rfc3339(services.clock.now())
         # The answer goes to the requester's portal inbox in this same transaction, so it is
-        # notified electronically at the moment it is answered (Art. 7(1)(c)).
-        document.update(answer, status=status, answeredAt=now, notifiedAt=now)
-        silent = status == "resolved" and ctx.fault("request-answer-not-notified")
-        if silent:  # answered online, but nobody is told
-            del document["notifiedAt"]
+        # notified electronically at the moment it is answered (Art. 7(1)(c)), unless the
+        # requester asked for post: then it is handed to the post instead, and only that.
+        by_post = document.get("notifyBy") == "post" and not ctx.fault(
+            "request-notify-choice-ignored"
+        )
+        document.update(answer, status=status, answeredAt=now)
+        document["postedAt" if by_post else "notifiedAt"] = now
+        silent = by_post or (status == "resolved" and ctx.fault("request-answer-not-notified"))
+        if silent:
+            document.pop("notifiedAt", None)
         owner = conn.execute(
             select(online_requests.c.owner_key).where(online_requests.c.id == request_id)
         ).scalar_one()

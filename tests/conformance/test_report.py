@@ -572,6 +572,11 @@ def test_the_vietnamese_page_speaks_vietnamese(catalogue: Catalogue, tmp_path: P
     assert "không đăng ký năng lực &#x27;payment&#x27;" in vi
     assert "not claimed by the target" in en
     assert "not claimed by the target" not in vi
+    cited = {r["id"]: r for r in json.loads(files["json"])["requirements"]}["RCV-01"]
+    assert cited["sourceVi"] == catalogue.cite_vi("RCV-01")
+    assert cited["sourceVi"] in vi
+    assert cited["source"] in en
+    assert cited["source"] not in vi
 
 
 def test_junit_parses_and_counts_failures_errors_and_skips(

@@ -17,8 +17,10 @@ from reference_impl.tables import deliveries
 
 from .conftest import Server
 from .flows import (
+    ANSWER,
     LATER,
     OTHER_SYSTEM,
+    QUESTION,
     SNAPSHOT,
     answered_request,
     ask_agency,
@@ -299,6 +301,17 @@ def answer_notified(server: Server) -> bool:
     return any(n["refs"].get("requestId") == request["id"] for n in notifications(server))
 
 
+def postal_choice_honoured(server: Server) -> bool:
+    register(server, APPLICANT)
+    address = "Số 27 đường Lê Thánh Tông, phường Hồng Hải, tỉnh Quảng Ninh"
+    body = {**QUESTION, "notifyBy": "post", "postalAddress": address}
+    request = ok(server.call("POST", "/requests", who=APPLICANT, json=body), 201)
+    path = f"/requests/{request['id']}/resolution"
+    answered = ok(server.call("POST", path, who=OFFICER, json={"response": ANSWER}))
+    told = any(n["refs"].get("requestId") == request["id"] for n in notifications(server))
+    return "postedAt" in answered and "notifiedAt" not in answered and not told
+
+
 def request_received_once(server: Server) -> bool:
     key = {"Idempotency-Key": "ask-1"}
     first = ok(ask_agency(server, headers=key), 201)
@@ -416,6 +429,7 @@ PROBES: dict[str, Probe] = {
     "repository-title-nfd": item_title_as_sent,
     "request-refusal-without-reason": request_refusal_needs_reason,
     "request-answer-not-notified": answer_notified,
+    "request-notify-choice-ignored": postal_choice_honoured,
     "request-idempotency-ignored": request_received_once,
     "request-visible-to-others": others_request_hidden,
     "events-skip-status-change": status_change_published,

@@ -14,11 +14,19 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from conformance.signatures import Signer, impostor, sandbox_signer, signed
+from conformance.signatures import (
+    PrivateKey,
+    Signer,
+    impostor,
+    issue_certificate,
+    sandbox_signer,
+    signed,
+    signer_from,
+)
 from reference_impl.clock import FixedClock
 from reference_impl.file_signatures import SignatureVerifier, load_anchors
 from reference_impl.settings import Settings
@@ -50,63 +58,40 @@ def _name(common_name: str) -> x509.Name:
 
 def _certificate(
     subject: str,
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
-    issuer: tuple[str, ec.EllipticCurvePrivateKey] | None = None,
+    key: PrivateKey,
+    issuer: tuple[str, PrivateKey] | None = None,
     *,
     authority: bool = False,
     signing: bool = True,
     days: tuple[int, int] = (-30, 365),
 ) -> x509.Certificate:
+    """`issue_certificate` with plain names and a validity in days around now."""
     issuer_name, issuer_key = issuer or (subject, key)
-    start = NOW
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer_name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start + timedelta(days=days[0]))
-        .not_valid_after(start + timedelta(days=days[1]))
-        .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=signing,
-                content_commitment=False,
-                key_encipherment=not signing,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=authority,
-                crl_sign=authority,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+    valid = (NOW + timedelta(days=days[0]), NOW + timedelta(days=days[1]))
+    return issue_certificate(
+        _name(subject),
+        key,
+        (_name(issuer_name), issuer_key),
+        valid,
+        authority=authority,
+        signing=signing,
     )
-    return builder.sign(issuer_key, hashes.SHA256())  # type: ignore[arg-type]
 
 
-def _signer(
-    chain: list[x509.Certificate], key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-) -> Signer:
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return Signer(b"".join(c.public_bytes(pem) for c in chain), key_pem)
+CA = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
 
 
 @pytest.fixture(scope="module")
-def own_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def own_ca() -> CA:
     """A CA of the test's own, trusted where a test passes it to `verifier`."""
     key = ec.generate_private_key(ec.SECP256R1())
-    return _certificate("Test CA", key, authority=True, signing=False, days=(-400, 4000)), key
+    return _certificate("Test CA", key, authority=True, days=(-400, 4000)), key
 
 
-def _under(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], **options: object) -> Signer:
+def _under(ca: CA, *, signing: bool = True, days: tuple[int, int] = (-30, 365)) -> Signer:
     key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _certificate("Người ký", key, ("Test CA", ca[1]), **options)  # type: ignore[arg-type]
-    return _signer([leaf, ca[0]], key)
+    leaf = _certificate("Người ký", key, ("Test CA", ca[1]), signing=signing, days=days)
+    return signer_from([leaf, ca[0]], key)
 
 
 # ---- the verifier ----------------------------------------------------------------------------
@@ -135,50 +120,48 @@ def test_a_ca_that_only_copies_the_trusted_name_is_refused() -> None:
 
 def test_a_self_signed_signer_is_refused() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    alone = _signer([_certificate("Tự ký", key)], key)
+    alone = signer_from([_certificate("Tự ký", key)], key)
     assert verifier().reason(alone.sign(CONTENT), CONTENT) is not None
 
 
 def test_an_rsa_signer_under_a_trusted_ca_is_valid(
-    own_ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    own_ca: CA,
 ) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     leaf = _certificate("Người ký RSA", key, ("Test CA", own_ca[1]))
-    signature = _signer([leaf, own_ca[0]], key).sign(CONTENT)
+    signature = signer_from([leaf, own_ca[0]], key).sign(CONTENT)
     assert json.loads(base64.urlsafe_b64decode(signature.split(".")[0] + "=="))["alg"] == "RS256"
     assert verifier(own_ca[0]).reason(signature, CONTENT) is None
     assert verifier().reason(signature, CONTENT) is not None  # that CA is not trusted by default
 
 
 @pytest.mark.parametrize(
-    ("options", "words"),
+    ("signing", "days", "words"),
     [
-        ({"days": (-400, -1)}, "hiệu lực"),  # expired
-        ({"days": (1, 400)}, "hiệu lực"),  # not yet valid
-        ({"signing": False}, "không cho phép ký"),  # a key for encryption only
+        (True, (-400, -1), "hiệu lực"),
+        (True, (1, 400), "hiệu lực"),
+        (False, (-30, 365), "không cho phép ký"),  # a key for encryption only
     ],
     ids=["expired", "not-yet-valid", "not-for-signing"],
 )
 def test_a_certificate_that_may_not_sign_now_is_refused(
-    own_ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
-    options: dict[str, object],
-    words: str,
+    own_ca: CA, signing: bool, days: tuple[int, int], words: str
 ) -> None:
-    signature = _under(own_ca, **options).sign(CONTENT)
+    signature = _under(own_ca, signing=signing, days=days).sign(CONTENT)
     reason = verifier(own_ca[0]).reason(signature, CONTENT)
     assert reason is not None
     assert words in reason
 
 
 def test_a_leaf_passed_off_as_an_issuer_is_refused(
-    own_ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    own_ca: CA,
 ) -> None:
     """A signer's certificate (not a CA) cannot certify another signer."""
     middle_key = ec.generate_private_key(ec.SECP256R1())
     middle = _certificate("Không phải CA", middle_key, ("Test CA", own_ca[1]))
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = _certificate("Người ký", key, ("Không phải CA", middle_key))
-    signature = _signer([leaf, middle, own_ca[0]], key).sign(CONTENT)
+    signature = signer_from([leaf, middle, own_ca[0]], key).sign(CONTENT)
     reason = verifier(own_ca[0]).reason(signature, CONTENT)
     assert reason is not None
     assert "không do" in reason
@@ -248,9 +231,7 @@ def test_a_signed_e_result_from_the_repository_needs_no_signature_of_its_own() -
     assert not _signed({"source": "repository"}, None)
 
 
-def test_a_configured_authority_is_trusted_too(
-    tmp_path: Path, own_ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
-) -> None:
+def test_a_configured_authority_is_trusted_too(tmp_path: Path, own_ca: CA) -> None:
     path = tmp_path / "ca.pem"
     path.write_bytes(own_ca[0].public_bytes(serialization.Encoding.PEM))
     settings = Settings(signing_authorities=(str(path),))

@@ -84,24 +84,29 @@ def run_suites(target: Target, report_dir: Path, *requirements: str) -> SuiteRun
     return SuiteRun(done.returncode, report, done.stdout + done.stderr)
 
 
+def start_target(folder: Path, *options: str) -> Target:
+    """A reference server with extra options, calling and trusting the kit's simulators.
+
+    It pushes to the kit's NPSP and trusts the kit's identity provider (applicantB's tokens);
+    its database and log are in ``folder``. The caller stops it (``target.server.stop()``).
+    """
+    port = free_port()
+    simulators = f"http://127.0.0.1:{port}"
+    trust = ("--trust-issuer", trust_option(simulators))
+    server = LiveServer(f"sqlite:///{folder / 'reference.sqlite3'}", folder / "server.log",
+                        "--sync-url", simulators, *trust, *options).start()  # fmt: skip
+    return Target(server, port)
+
+
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Any]:
-    """Start a reference server with extra options, calling and trusting the kit's simulators.
-
-    It pushes to the kit's NPSP and trusts the kit's identity provider (applicantB's tokens).
-    """
-    started: list[LiveServer] = []
+    """`start_target` in the test's folder; every server started is stopped at the end."""
+    started: list[Target] = []
 
     def start(*options: str) -> Target:
-        port = free_port()
-        simulators = f"http://127.0.0.1:{port}"
-        trust = ("--trust-issuer", trust_option(simulators))
-        server = LiveServer(f"sqlite:///{tmp_path / 'reference.sqlite3'}",
-                            tmp_path / "server.log", "--sync-url", simulators, *trust,
-                            *options).start()  # fmt: skip
-        started.append(server)
-        return Target(server, port)
+        started.append(start_target(tmp_path, *options))
+        return started[-1]
 
     yield start
-    for server in started:
-        server.stop()
+    for target in started:
+        target.server.stop()

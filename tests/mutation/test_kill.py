@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from reference_impl.faults import FAULTS
 from reference_impl.fixtures_data import load_fixtures
 from tests.reference.live import client_token
 
-from .conftest import RUN_TIMEOUT, Target, run_suites
+from .conftest import RUN_TIMEOUT, SuiteRun, Target, run_suites, start_target
 
 pytestmark = [pytest.mark.slow, pytest.mark.mutation]
 
@@ -58,27 +60,64 @@ _CLOCKS = {
 }
 
 
+PARALLEL = 2
+"""Faults whose servers and kit runs go at the same time: the machine's two cores stay busy
+while one pipeline waits on the network or a server starting."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the kit made of one faulty server: the fault requirement's outcome and the run."""
+
+    outcome: str | None
+    run: SuiteRun
+
+
+def _judge(name: str, folder: Path) -> Verdict:
+    """Start the server with fault ``name``, run the kit for its requirement, stop the server."""
+    clock = ("--clock-start", _CLOCKS[name]) if name in _CLOCKS else ()
+    target = start_target(folder, "--fault", name, *clock)
+    try:
+        run = run_suites(target, folder / "report", FAULTS[name].requirement)
+    finally:
+        target.server.stop()
+    return Verdict(run.outcome_of(FAULTS[name].requirement), run)
+
+
+@pytest.fixture(scope="module")
+def verdicts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Verdict]:
+    """The verdict on every fault this session selected, judged ``PARALLEL`` at a time."""
+    chosen = sorted(
+        str(item.callspec.params["name"])
+        for item in request.session.items
+        if isinstance(item, pytest.Function)
+        and item.originalname == "test_fault_is_caught_by_its_requirement"
+    )
+    folders = {name: tmp_path_factory.mktemp(name) for name in chosen}
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        judged = pool.map(lambda name: (name, _judge(name, folders[name])), chosen)
+        return dict(judged)
+
+
 @pytest.mark.parametrize(
     "name",
     [pytest.param(name, marks=_LIMITS.get(name, ())) for name in sorted(FAULTS)],
 )
-def test_fault_is_caught_by_its_requirement(
-    name: str, live: Callable[..., Any], tmp_path: Path
-) -> None:
+def test_fault_is_caught_by_its_requirement(name: str, verdicts: dict[str, Verdict]) -> None:
     fault = FAULTS[name]
     level = load_catalogue().by_id(fault.requirement).level
-    clock = ("--clock-start", _CLOCKS[name]) if name in _CLOCKS else ()
-    server = live("--fault", name, *clock)
-    run = run_suites(server, tmp_path / "report", fault.requirement)
+    verdict = verdicts[name]
     expected = "failed" if level == "MUST" else "warning"
-    outcome = run.outcome_of(fault.requirement)
-    _KILLED[name] = outcome == expected
-    assert outcome == expected, (
+    _KILLED[name] = verdict.outcome == expected
+    assert verdict.outcome == expected, (
         f"fault {name!r} ({fault.description}) should make {fault.requirement} {expected}; "
-        f"the report says {outcome!r}, exit {run.exit_code}\n{run.output[-3000:]}"
+        f"the report says {verdict.outcome!r}, exit {verdict.run.exit_code}\n"
+        f"{verdict.run.output[-3000:]}"
     )
     if level == "MUST":
-        assert run.exit_code == 1, run.output[-3000:]
+        assert verdict.run.exit_code == 1, verdict.run.output[-3000:]
 
 
 @pytest.mark.parametrize(("name", "start"), sorted(_CLOCKS.items()))

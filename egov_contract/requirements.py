@@ -160,10 +160,7 @@ class Catalogue:
         ``Decree 45/2020/ND-CP of 2020-04-08, Art. 11(2)(a)``, ``RFC 9457 of 2023-07, §3``;
         an article or a date we have not seen is marked ``(unconfirmed)``.
         """
-        row = requirement if isinstance(requirement, Requirement) else self.by_id(requirement)
-        where = row.source
-        doc = self.source(where.document)
-        numbered = where.article[:1].isdigit()
+        where, doc, numbered = self._cited(requirement)
         if doc.kind in _LEGAL_KINDS:
             name = f"{doc.kind.replace('-', ' ').capitalize()} {doc.number}"
             place = f"Art. {where.article}" if numbered else where.article
@@ -181,16 +178,18 @@ class Catalogue:
             place += " (article unconfirmed)"
         return f"{name}, {place}"
 
+    def _cited(self, requirement: Requirement | str) -> tuple[Citation, Source, bool]:
+        """The requirement's citation, its document, and whether the place is a number."""
+        row = requirement if isinstance(requirement, Requirement) else self.by_id(requirement)
+        return row.source, self.source(row.source.document), row.source.article[:1].isdigit()
+
     def cite_vi(self, requirement: Requirement | str) -> str:
         """`cite` in Vietnamese, in the order Vietnamese legal writing uses.
 
         ``Điểm a khoản 2 Điều 11 Nghị định 45/2020/NĐ-CP ngày 08/04/2020``; standards and other
         documents keep their own names (``RFC 9457, mục 3``).
         """
-        row = requirement if isinstance(requirement, Requirement) else self.by_id(requirement)
-        where = row.source
-        doc = self.source(where.document)
-        numbered = where.article[:1].isdigit()
+        where, doc, numbered = self._cited(requirement)
         if doc.kind in _LEGAL_KINDS:
             parts = [f"điểm {where.point}"] if where.point else []
             parts += [f"khoản {where.clause}"] if where.clause else []

@@ -198,12 +198,15 @@ def sandbox_target(base_url: str) -> TargetConfig:
     return replace(config, sandbox=True)
 
 
-def sandbox_document(base_url: str, simulator_port: int | None = None) -> dict[str, Any]:
+def sandbox_document(
+    base_url: str, simulator_port: int | None = None, *, kit_issued: bool = True
+) -> dict[str, Any]:
     """The target configuration, as a document, of the reference sandbox at ``base_url``.
 
     With ``simulator_port`` the simulators listen there on loopback, and applicantB is issued
-    by the kit (`SANDBOX_KIT_APPLICANT`): for a server started trusting the kit's issuer at
-    that address. A bare URL gives none, so every identity signs in at the sandbox.
+    by the kit (`SANDBOX_KIT_APPLICANT`) unless ``kit_issued`` is false: for a server started
+    trusting the kit's issuer at that address. A bare URL gives no simulators, so every
+    identity signs in at the sandbox.
     """
     base_url = base_url.rstrip("/")
     identities: dict[str, Any] = {
@@ -222,7 +225,8 @@ def sandbox_document(base_url: str, simulator_port: int | None = None) -> dict[s
     }
     extra: dict[str, Any] = {}
     if simulator_port is not None:
-        identities["applicantB"] = dict(SANDBOX_KIT_APPLICANT)
+        if kit_issued:
+            identities["applicantB"] = dict(SANDBOX_KIT_APPLICANT)
         extra["simulators"] = {"host": "127.0.0.1", "port": simulator_port}
     return {
         "target": {"name": f"Reference sandbox at {base_url}"},

@@ -22,6 +22,8 @@ ACCOUNT_TYPES = frozenset({"individual", "organisation", "officer", "system"})
 _ROLE_OF = {"individual": "applicant", "organisation": "applicant", "officer": "officer"}
 _CACHE_LIMIT = 50_000
 _JWKS_TTL_SECONDS = 300.0
+CLOCK_SKEW_SECONDS = 60
+"""How far a token's iat or nbf may be ahead of the server's clock (identity.json tokenClaims)."""
 _REFETCH_SECONDS = 1.0
 """An unknown ``kid`` fetches an issuer's keys again, at most this often (key rotation)."""
 
@@ -162,8 +164,14 @@ def _principal(claims: dict[str, Any], issuer: str, now: int) -> Principal:
     if not isinstance(expires, int) or expires <= now:
         raise unauthorized("The token has expired or has no exp claim; obtain a new one.")
     not_before = claims.get("nbf")
-    if isinstance(not_before, int) and not_before > now + 60:
+    if isinstance(not_before, int) and not_before > now + CLOCK_SKEW_SECONDS:
         raise unauthorized("The token is not valid yet (nbf).")
+    issued = claims.get("iat")
+    if not isinstance(issued, int) or issued > now + CLOCK_SKEW_SECONDS:
+        raise unauthorized(
+            "The token has no iat claim, or says it was issued in the future (more than "
+            f"{CLOCK_SKEW_SECONDS} s ahead of this server's clock)."
+        )
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     if AUDIENCE not in audiences:

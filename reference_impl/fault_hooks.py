@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from .auth import ACCOUNT_TYPES, AUDIENCE, Principal, TokenVerifier
+from .auth import ACCOUNT_TYPES, AUDIENCE, CLOCK_SKEW_SECONDS, Principal, TokenVerifier
 from .clock import Clock
 from .keys import KeyRing
 from .problems import PROBLEM_MEDIA_TYPE, FieldError, Problem
@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from .operations import Operation
 
 TOKEN_FAULTS = frozenset(
-    {"accept-expired-token", "accept-wrong-audience", "accept-forged-signature"}
+    {
+        "accept-expired-token",
+        "accept-wrong-audience",
+        "accept-forged-signature",
+        "accept-future-token",
+    }
 )
 ERROR_FAULTS = frozenset(
     {"malformed-json-500", "problem-as-plain-json", "errors-without-pointers", "no-allow-on-405"}
@@ -55,8 +60,8 @@ LENIENT_BODIES = frozenset(
 class LaxTokenVerifier(TokenVerifier):
     """A verifier that, after the real one refuses a token, lets some refused tokens in.
 
-    Each token fault forgives one defect only (expiry, audience, signature), so a token with
-    another defect is still refused and the fault stays what its name says.
+    Each token fault forgives one defect only (expiry, issue time, audience, signature), so a
+    token with another defect is still refused and the fault stays what its name says.
     """
 
     def __init__(
@@ -101,6 +106,10 @@ class LaxTokenVerifier(TokenVerifier):
         if not isinstance(expires, int):
             return None
         if expires <= now and "accept-expired-token" not in self._forgiven:
+            return None
+        issued = claims.get("iat")
+        ahead = not isinstance(issued, int) or issued > now + CLOCK_SKEW_SECONDS
+        if ahead and "accept-future-token" not in self._forgiven:
             return None
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]

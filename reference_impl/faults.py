@@ -46,6 +46,8 @@ FAULTS: Mapping[str, Fault] = _faults(
     # ---- identity ---------------------------------------------------------------------------
     ("accept-expired-token", "SEC-02", "identity",
      "Accepts a correctly signed bearer token after its exp has passed."),
+    ("accept-future-token", "SEC-02", "identity",
+     "Accepts a correctly signed bearer token whose iat is an hour ahead of the server's clock."),
     ("accept-wrong-audience", "SEC-02", "identity",
      "Accepts a correctly signed bearer token whose aud is not egov-portal."),
     ("accept-forged-signature", "SEC-02", "identity",

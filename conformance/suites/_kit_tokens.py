@@ -26,6 +26,8 @@ IDENTITY_CLAIMS = (
 EXPIRED_LIFETIME_SECONDS = 3600
 EXPIRED_SHIFT_SECONDS = 7200
 """Issued two hours ago, expired one hour ago: far beyond the 60 s of skew a portal allows."""
+FUTURE_SECONDS = 3600
+"""A token issued an hour from now: far beyond the 60 s of skew a portal allows (iat)."""
 OTHER_AUDIENCE = "egov-conformance-kit"
 """An audience that is not the portal's: a client's, as an ID token would name."""
 
@@ -72,6 +74,10 @@ class KitTokens:
     def expired(self, identity: str) -> str:
         """A token for ``identity``, correctly signed, whose ``exp`` passed an hour ago."""
         return self._minted("expired", identity, shift=EXPIRED_SHIFT_SECONDS)
+
+    def from_the_future(self, identity: str) -> str:
+        """A token for ``identity``, correctly signed, whose ``iat`` is an hour from now."""
+        return self._minted("future", identity, shift=-FUTURE_SECONDS)
 
     def for_other_audience(self, identity: str) -> str:
         """A current token for ``identity``, correctly signed, whose ``aud`` is not the portal."""

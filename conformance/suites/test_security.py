@@ -539,6 +539,25 @@ def test_protected_operations_refuse_an_expired_token_of_the_provider(
 
 
 @pytest.mark.requirement("SEC-02")
+def test_protected_operations_refuse_a_token_issued_in_the_future(
+    sweeper: Sweeper, kit_tokens: KitTokens | None
+) -> None:
+    """A correctly signed token whose iat is an hour ahead (beyond 60 s of skew) is 401."""
+    if kit_tokens is None:
+        pytest.skip(
+            "no provider hands out a token issued in the future: a target that trusts the "
+            "kit's issuer (an identity of kind kit-issuer) gets this test"
+        )
+    sweeper.refuse(
+        "SEC-02",
+        {401},
+        f"HTTP 401 for a token of the trusted issuer {kit_tokens.issuer}, correctly signed, "
+        "whose iat is an hour ahead of now",
+        lambda op: _bearer(kit_tokens.from_the_future(op.token_identity)),
+    )
+
+
+@pytest.mark.requirement("SEC-02")
 def test_protected_operations_refuse_a_token_issued_for_another_audience(
     client: TargetClient, target: TargetConfig, sweeper: Sweeper, kit_tokens: KitTokens | None
 ) -> None:

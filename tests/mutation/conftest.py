@@ -55,6 +55,7 @@ class Target:
 
     server: LiveServer
     simulator_port: int
+    kit_issuer: bool = True
 
     @property
     def base_url(self) -> str:
@@ -63,7 +64,7 @@ class Target:
 
     def write_config(self, path: Path) -> Path:
         """The sandbox configuration of this server, with the simulators' fixed port."""
-        document = sandbox_document(self.base_url, self.simulator_port)
+        document = sandbox_document(self.base_url, self.simulator_port, kit_issued=self.kit_issuer)
         path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         return path
 
@@ -84,18 +85,19 @@ def run_suites(target: Target, report_dir: Path, *requirements: str) -> SuiteRun
     return SuiteRun(done.returncode, report, done.stdout + done.stderr)
 
 
-def start_target(folder: Path, *options: str) -> Target:
+def start_target(folder: Path, *options: str, kit_issuer: bool = True) -> Target:
     """A reference server with extra options, calling and trusting the kit's simulators.
 
-    It pushes to the kit's NPSP and trusts the kit's identity provider (applicantB's tokens);
-    its database and log are in ``folder``. The caller stops it (``target.server.stop()``).
+    It pushes to the kit's NPSP and, with ``kit_issuer``, trusts the kit's identity provider
+    (applicantB's tokens; a server whose clock is set apart from the kit's would see them as
+    issued in the future). Its database and log are in ``folder``; the caller stops it.
     """
     port = free_port()
     simulators = f"http://127.0.0.1:{port}"
-    trust = ("--trust-issuer", trust_option(simulators))
+    trust = ("--trust-issuer", trust_option(simulators)) if kit_issuer else ()
     server = LiveServer(f"sqlite:///{folder / 'reference.sqlite3'}", folder / "server.log",
                         "--sync-url", simulators, *trust, *options).start()  # fmt: skip
-    return Target(server, port)
+    return Target(server, port, kit_issuer)
 
 
 @pytest.fixture
@@ -103,8 +105,8 @@ def live(tmp_path: Path) -> Iterator[Any]:
     """`start_target` in the test's folder; every server started is stopped at the end."""
     started: list[Target] = []
 
-    def start(*options: str) -> Target:
-        started.append(start_target(tmp_path, *options))
+    def start(*options: str, kit_issuer: bool = True) -> Target:
+        started.append(start_target(tmp_path, *options, kit_issuer=kit_issuer))
         return started[-1]
 
     yield start

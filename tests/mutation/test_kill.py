@@ -76,7 +76,8 @@ class Verdict:
 def _judge(name: str, folder: Path) -> Verdict:
     """Start the server with fault ``name``, run the kit for its requirement, stop the server."""
     clock = ("--clock-start", _CLOCKS[name]) if name in _CLOCKS else ()
-    target = start_target(folder, "--fault", name, *clock)
+    # A server on another clock takes the kit's tokens for tokens from the future (SEC-02).
+    target = start_target(folder, "--fault", name, *clock, kit_issuer=name not in _CLOCKS)
     try:
         run = run_suites(target, folder / "report", FAULTS[name].requirement)
     finally:
@@ -126,7 +127,7 @@ def test_a_healthy_server_on_a_faults_clock_passes_its_requirement(
 ) -> None:
     """Fairness: the clock that shows a fault does not fail a server without it."""
     requirement = FAULTS[name].requirement
-    server = live("--clock-start", start)
+    server = live("--clock-start", start, kit_issuer=False)
     _expect_clock_near(server, datetime.fromisoformat(start))
     run = run_suites(server, tmp_path / "report", requirement)
     assert run.outcome_of(requirement) == "passed", run.output[-3000:]

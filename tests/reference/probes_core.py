@@ -79,6 +79,12 @@ def wrong_audience_refused(server: Server) -> bool:
     return _lists_dossiers(server, token)
 
 
+def future_token_refused(server: Server) -> bool:
+    now = int(server.clock.now().timestamp())
+    token = issue_jwt(server.services.keys, _claims(server, iat=now + 3600, exp=now + 7200))
+    return _lists_dossiers(server, token)
+
+
 def forged_signature_refused(server: Server) -> bool:
     header, payload, signature = server.token(APPLICANT).split(".")
     flipped = ("A" if signature[10] != "A" else "B").join((signature[:10], signature[11:]))
@@ -373,6 +379,7 @@ def method_not_allowed_names_methods(server: Server) -> bool:
 PROBES: dict[str, Probe] = {
     "accept-expired-token": expired_token_refused,
     "accept-wrong-audience": wrong_audience_refused,
+    "accept-future-token": future_token_refused,
     "accept-forged-signature": forged_signature_refused,
     "register-organisation-as-individual": organisation_registers_as_organisation,
     "account-identity-overwritable": identity_not_overwritten,

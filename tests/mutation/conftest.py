@@ -20,6 +20,23 @@ from tests.reference.live import LiveServer, free_port
 
 RUN_TIMEOUT = 600.0
 
+KILLED: dict[str, bool] = {}
+"""Each fault judged this session, and whether the kit caught it (`test_kill`)."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The kill rate, at the end of the run, whatever the output capture."""
+    if not KILLED:
+        return
+    caught = sum(KILLED.values())
+    terminalreporter.write_line(
+        f"mutation kill rate: {caught}/{len(KILLED)} faults caught "
+        f"({100 * caught / len(KILLED):.0f}%)"
+    )
+    missed = sorted(name for name, killed in KILLED.items() if not killed)
+    if missed:
+        terminalreporter.write_line("survivors: " + ", ".join(missed))
+
 
 @dataclass(frozen=True)
 class SuiteRun:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,25 +26,9 @@ from reference_impl.faults import FAULTS
 from reference_impl.fixtures_data import load_fixtures
 from tests.reference.live import client_token
 
-from .conftest import RUN_TIMEOUT, SuiteRun, Target, run_suites, start_target
+from .conftest import KILLED, RUN_TIMEOUT, SuiteRun, Target, run_suites, start_target
 
 pytestmark = [pytest.mark.slow, pytest.mark.mutation]
-
-_KILLED: dict[str, bool] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def kill_rate() -> Iterator[None]:
-    """Print the kill rate once every fault has run."""
-    yield
-    if _KILLED:
-        caught = sum(_KILLED.values())
-        print(f"\nmutation kill rate: {caught}/{len(_KILLED)} faults caught "
-              f"({100 * caught / len(_KILLED):.0f}%)")  # fmt: skip
-        missed = sorted(name for name, killed in _KILLED.items() if not killed)
-        if missed:
-            print("survivors: " + ", ".join(missed))
-
 
 # Faults a black-box run cannot always see, each with the reason. Strict where it never can.
 # None today: accept-expired-token is caught with an expired token of the kit's own issuer.
@@ -111,7 +95,7 @@ def test_fault_is_caught_by_its_requirement(name: str, verdicts: dict[str, Verdi
     level = load_catalogue().by_id(fault.requirement).level
     verdict = verdicts[name]
     expected = "failed" if level == "MUST" else "warning"
-    _KILLED[name] = verdict.outcome == expected
+    KILLED[name] = verdict.outcome == expected
     assert verdict.outcome == expected, (
         f"fault {name!r} ({fault.description}) should make {fault.requirement} {expected}; "
         f"the report says {verdict.outcome!r}, exit {verdict.run.exit_code}\n"

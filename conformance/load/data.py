@@ -277,6 +277,15 @@ def preflight(config: TargetConfig, timeout: float = 10.0) -> None:
 
     Raises `LoadSetupError` with one sentence naming what failed and where.
     """
+    used = [*applicant_identities(config), *officer_identities(config)]
+    minted = sorted({i.name for i in used if i.kind == "kit-issuer"})
+    if minted:
+        raise LoadSetupError(
+            f"{', '.join(minted)} of {config.source} is kind kit-issuer, whose tokens the kit's "
+            "identity provider mints during a conformance run; a load run starts no simulators: "
+            "give the load configuration another kind (oidc-sandbox, client-credentials, "
+            "static-token or token-command)"
+        )
     primary = config.procedures.primary
     url = f"{config.base_url('catalogue')}/procedures/{primary}"
     try:

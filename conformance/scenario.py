@@ -139,10 +139,17 @@ class Portal:
         )
 
     def draft(
-        self, as_: str = "applicantA", procedure: str | None = None, complete: bool = True
+        self,
+        as_: str = "applicantA",
+        procedure: str | None = None,
+        complete: bool = True,
+        **body: Any,
     ) -> dict[str, Any]:
-        """A draft; with every required component when ``complete``."""
-        created = self.create(as_, procedure)
+        """A draft; with every required component when ``complete``.
+
+        ``body`` replaces fields of the default createDossier body (another ``agencyCode``).
+        """
+        created = self.create(as_, procedure, **body)
         dossier = expect_status("SUB-01", created, 201, why="a draft of a valid e-form")
         if complete:
             for component in self.procedure(procedure).get("components", []):

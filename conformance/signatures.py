@@ -14,9 +14,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -45,23 +45,29 @@ class Signer:
         """The certificates, the signer's first."""
         return x509.load_pem_x509_certificates(self.chain_pem)
 
-    def sign(self, content: bytes, signed_at: datetime | None = None) -> str:
-        """The signature of ``content``, made now unless ``signed_at`` says when."""
-        at = (signed_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
-        payload = {"sha256": hashlib.sha256(content).hexdigest(), "signedAt": at.isoformat()}
+    @cached_property
+    def _header(self) -> dict[str, Any]:
+        """The protected header every signature of this signer carries (``alg``, ``x5c``)."""
         x5c = [
             base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
             for c in self.chain
         ]
+        algorithm = "RS256" if isinstance(self._key, RSAKey) else "ES256"
+        return {"alg": algorithm, "typ": TYP, "x5c": x5c}
+
+    @cached_property
+    def _key(self) -> ECKey | RSAKey:
         private = serialization.load_pem_private_key(self.key_pem, password=None)
-        key: ECKey | RSAKey
         if isinstance(private, rsa.RSAPrivateKey):
-            algorithm, key = "RS256", RSAKey.import_key(self.key_pem)
-        else:
-            algorithm, key = "ES256", ECKey.import_key(self.key_pem)
-        header = {"alg": algorithm, "typ": TYP, "x5c": x5c}
+            return RSAKey.import_key(self.key_pem)
+        return ECKey.import_key(self.key_pem)
+
+    def sign(self, content: bytes, signed_at: datetime | None = None) -> str:
+        """The signature of ``content``, made now unless ``signed_at`` says when."""
+        at = (signed_at or datetime.now(VN_TZ)).astimezone(VN_TZ).replace(microsecond=0)
+        payload = {"sha256": hashlib.sha256(content).hexdigest(), "signedAt": at.isoformat()}
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return jws.serialize_compact(header, body, key)
+        return jws.serialize_compact(dict(self._header), body, self._key)
 
 
 def load_signer(chain_file: str | Path, key_file: str | Path) -> Signer:
@@ -70,9 +76,9 @@ def load_signer(chain_file: str | Path, key_file: str | Path) -> Signer:
 
 
 def signer_of(target: TargetConfig) -> Signer:
-    """The signer the target configuration names, or the sandbox signer."""
+    """The signer the target configuration names (read once), or the sandbox signer."""
     if target.signer_files:
-        return load_signer(*target.signer_files)
+        return _configured_signer(*target.signer_files)
     return sandbox_signer()
 
 
@@ -80,6 +86,11 @@ def signed(file: dict[str, str], signer: Signer, content: bytes | None = None) -
     """The upload ``file`` with ``signer``'s signature over ``content`` (default: its bytes)."""
     data = base64.b64decode(file["contentBase64"]) if content is None else content
     return {**file, "signature": signer.sign(data)}
+
+
+@cache
+def _configured_signer(chain_file: str, key_file: str) -> Signer:
+    return load_signer(chain_file, key_file)
 
 
 @cache

@@ -183,14 +183,7 @@ class Holdings:
                 pytest.skip(f"insufficient test data: procedure {procedure} has one agency only")
             province = own.rsplit(".", 1)[-1]
             agency = sorted(others, key=lambda a: a.rsplit(".", 1)[-1] == province)[0]
-            created = self.portal.create("applicantA", procedure, agencyCode=agency)
-            dossier = expect_status("SUB-01", created, 201, why=f"a draft for agency {agency}")
-            for component in self.portal.procedure(procedure).get("components", []):
-                if component.get("required"):
-                    added = self.portal.attach(
-                        dossier["id"], component["code"], self.portal.document_for(component)
-                    )
-                    expect_status("SUB-01", added, 201, why=f"component {component['code']}")
+            dossier = self.portal.draft("applicantA", procedure, agencyCode=agency)
             answer = self.portal.submit(dossier["id"])
             expect_status("RCV-03", answer, 200, 201, 202, why="a complete dossier is received")
             unpaid = self._unpaid(dossier["id"])

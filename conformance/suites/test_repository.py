@@ -58,10 +58,7 @@ def item_of(
 def test_list_repository_items_answers_for_every_account(portal: Portal) -> None:
     """Every applicant account, even one registered a moment ago, lists its Repository."""
     for who in ("applicantA", "applicantB", "organisation"):
-        registered = portal.call("POST", "identity", "/accounts", as_=who, json={})
-        expect_status(
-            "REP-01", registered, 200, 201, why=f"{who} registers (or already has) an account"
-        )
+        portal.register(who, requirement="REP-01")
         answer = portal.call("GET", "repository", "/repository/items", as_=who)
         page = expect_conforms("REP-01", "listRepositoryItems", answer)
         expect_status("REP-01", answer, 200, why=f"the Repository of {who} exists from the start")

@@ -76,8 +76,7 @@ def prepared(portal: Portal, requirement: str, procedure: str) -> dict[str, Any]
 
 def signed_in(portal: Portal, requirement: str) -> dict[str, Any]:
     """The applicant's portal account, registered with nothing but the sign-in token."""
-    registered = portal.call("POST", "identity", "/accounts", as_="applicantA", json={})
-    expect_status(requirement, registered, 200, 201, why="registering with a national e-identity")
+    portal.register(requirement=requirement)
     found = portal.call("GET", "identity", "/accounts/me", as_="applicantA")
     account: dict[str, Any] = expect_status(requirement, found, 200, why="reading one's account")
     return account
